@@ -1,0 +1,297 @@
+// A repository on disk: open/create, object paths, reading objects and refs
+// (repo-layout.md). Writes go through Transaction (transaction.ts).
+import { lstat, mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OtError, isErrno, prefixError } from '../errors.js';
+import {
+  S_IFLNK, S_IFMT, S_IFREG, checksumOf, decodeArchiveHeader, decodeCommit, decodeDirmeta, decodeDirtree, decodeFileMeta,
+  encodeFileHeader, loosePath, parseChecksum, type Checksum, type Commit, type Dirtree, type FileHeader, type FileMeta,
+  type ObjectType,
+} from '../objects/index.js';
+import { writeFileAtomic } from './atomic-fs.js';
+import { KeyFile } from './keyfile.js';
+import { parseRepoMode, repoModeConfigName, type RepoMode } from './repo-mode.js';
+import { validateRefName, validateRemoteName } from './refs.js';
+import { OSTREEMETA_XATTR, readXattr, readXattrs } from './xattr-io.js';
+import { inflatePayload } from './deflate.js';
+
+/** A content object read into memory. */
+export interface ContentObject {
+  header: FileHeader;
+  /** Regular-file bytes; empty for symlinks. */
+  payload: Uint8Array;
+}
+
+/** A named ref: `remote` is null for refs/heads. */
+export interface RefEntry { remote: string | null; name: string; checksum: Checksum }
+
+export class Repo {
+  private constructor(readonly path: string, readonly mode: RepoMode, public config: KeyFile) {}
+
+  /** Open an existing repository. Throws ERR_INVALID_ARGUMENT when `path` is not one. */
+  static async open(path: string): Promise<Repo> {
+    let text: string;
+    try {
+      text = await readFile(join(path, 'config'), 'utf8');
+    } catch (err: unknown) {
+      throw new OtError('ERR_INVALID_ARGUMENT', `${path} is not an OSTree repository (no config)`, {
+        cause: err, path, hint: `create one with: ots --repo=${path} init --mode=archive`,
+      });
+    }
+    const config = KeyFile.parse(text);
+    const version = config.get('core', 'repo_version');
+    if (version !== '1') throw new OtError('ERR_UNSUPPORTED', `Unsupported repo_version ${version ?? '(none)'} in ${path}/config`);
+    return new Repo(path, parseRepoMode(config.get('core', 'mode')), config);
+  }
+
+  /** Create a repository (like `ostree init`); an existing one with the same mode is opened. */
+  static async create(path: string, mode: RepoMode, opts: { collectionId?: string } = {}): Promise<Repo> {
+    try {
+      const existing = await Repo.open(path);
+      if (existing.mode !== mode) throw new OtError('ERR_CONFLICT', `${path} is already a ${existing.mode} repository`);
+      return existing;
+    } catch (err: unknown) {
+      if (!(err instanceof OtError) || err.code !== 'ERR_INVALID_ARGUMENT') throw err;
+    }
+    for (const d of ['objects', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'state', 'tmp/cache', 'extensions']) {
+      await mkdir(join(path, d), { recursive: true });
+    }
+    const config = KeyFile.empty();
+    config.set('core', 'repo_version', '1');
+    config.set('core', 'mode', repoModeConfigName(mode));
+    if (opts.collectionId) config.set('core', 'collection-id', opts.collectionId);
+    await writeFileAtomic(join(path, 'config'), config.toString());
+    return new Repo(path, mode, config);
+  }
+
+  get isArchive(): boolean {
+    return this.mode === 'archive';
+  }
+
+  /** Persist `this.config` atomically. */
+  async writeConfig(): Promise<void> {
+    await writeFileAtomic(join(this.path, 'config'), this.config.toString());
+  }
+
+  /** Absolute path of a loose object. */
+  objectPath(csum: Checksum, type: ObjectType): string {
+    return join(this.path, loosePath(csum, type, this.isArchive));
+  }
+
+  async hasObject(csum: Checksum, type: ObjectType): Promise<boolean> {
+    try {
+      await lstat(this.objectPath(csum, type));
+      return true;
+    } catch (err: unknown) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw err;
+    }
+  }
+
+  /** Raw bytes of a metadata object. Throws ERR_OBJECT_NOT_FOUND. */
+  async readMetadata(csum: Checksum, type: ObjectType): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await readFile(this.objectPath(csum, type)));
+    } catch (err: unknown) {
+      if (isErrno(err, 'ENOENT')) {
+        throw new OtError('ERR_OBJECT_NOT_FOUND', `No such metadata object ${csum}.${type}`, { checksum: csum, objectType: type, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Read, checksum-verify and decode a commit. */
+  async loadCommit(csum: Checksum): Promise<Commit> {
+    return decodeCommit(await this.readVerified(csum, 'commit'));
+  }
+
+  async loadDirtree(csum: Checksum): Promise<Dirtree> {
+    return decodeDirtree(await this.readVerified(csum, 'dirtree'));
+  }
+
+  async loadDirmeta(csum: Checksum): Promise<FileMeta> {
+    return decodeDirmeta(await this.readVerified(csum, 'dirmeta'));
+  }
+
+  private async readVerified(csum: Checksum, type: ObjectType): Promise<Uint8Array> {
+    const bytes = await this.readMetadata(csum, type);
+    const actual = checksumOf(bytes);
+    if (actual !== csum) {
+      throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted ${type} object; checksum expected='${csum}' actual='${actual}'`, {
+        checksum: csum, objectType: type, expected: csum, found: actual, hint: 'run ots fsck to list every damaged object',
+      });
+    }
+    return bytes;
+  }
+
+  /** The header of a content object (no payload read for bare modes). */
+  async readContentHeader(csum: Checksum): Promise<{ header: FileHeader; size: number }> {
+    const path = this.objectPath(csum, 'file');
+    try {
+      if (this.isArchive) {
+        const { header, payload } = await this.readContent(csum);
+        return { header, size: payload.length };
+      }
+      return await this.bareHeader(path);
+    } catch (err: unknown) {
+      throw this.contentError(err, csum);
+    }
+  }
+
+  private async bareHeader(path: string): Promise<{ header: FileHeader; size: number }> {
+    const st = await lstat(path);
+    if (this.mode === 'bare-user') {
+      const raw = await readXattr(path, OSTREEMETA_XATTR);
+      if (raw === undefined) throw new OtError('ERR_BAD_FORMAT', `Missing ${OSTREEMETA_XATTR} on ${path}`, { path });
+      const meta = decodeFileMeta(raw);
+      if ((meta.mode & S_IFMT) === S_IFLNK) {
+        const body = await readFile(path);
+        const target = body.subarray(0, body.length > 0 && body[body.length - 1] === 0 ? body.length - 1 : body.length).toString('utf8');
+        return { header: { ...meta, symlinkTarget: target }, size: 0 };
+      }
+      return { header: { ...meta, symlinkTarget: '' }, size: st.size };
+    }
+    if (st.isSymbolicLink()) {
+      return { header: { uid: st.uid, gid: st.gid, mode: st.mode, xattrs: [], symlinkTarget: await readlink(path) }, size: 0 };
+    }
+    const xattrs = this.mode === 'bare-user-only' ? [] : await readXattrs(path);
+    const mode = this.mode === 'bare-user-only' ? S_IFREG | (st.mode & 0o7777) : st.mode;
+    const owner = this.mode === 'bare-user-only' ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid };
+    return { header: { ...owner, mode, xattrs, symlinkTarget: '' }, size: st.size };
+  }
+
+  /** Read a whole content object into memory (use for files of modest size). */
+  async readContent(csum: Checksum): Promise<ContentObject> {
+    const path = this.objectPath(csum, 'file');
+    try {
+      if (this.isArchive) {
+        const bytes = new Uint8Array(await readFile(path));
+        const { header, size, payloadOffset } = decodeArchiveHeader(bytes);
+        const payload = await inflatePayload(bytes.subarray(payloadOffset), size ?? 0n);
+        return { header, payload };
+      }
+      const { header } = await this.bareHeader(path);
+      const payload = (header.mode & S_IFMT) === S_IFLNK ? new Uint8Array(0) : new Uint8Array(await readFile(path));
+      return { header, payload };
+    } catch (err: unknown) {
+      throw this.contentError(err, csum);
+    }
+  }
+
+  private contentError(err: unknown, csum: Checksum): OtError {
+    if (isErrno(err, 'ENOENT')) {
+      return new OtError('ERR_OBJECT_NOT_FOUND', `No such content object ${csum}`, { checksum: csum, objectType: 'file', cause: err });
+    }
+    const e = prefixError(err, `Content object ${csum}`, 'ERR_BAD_FORMAT');
+    return new OtError(e.code, e.message, { checksum: csum, objectType: 'file', cause: err });
+  }
+
+  /** Read a content object and check it hashes to its name. */
+  async readContentVerified(csum: Checksum): Promise<ContentObject> {
+    const obj = await this.readContent(csum);
+    const actual = checksumOf(encodeFileHeader(obj.header), obj.payload);
+    if (actual !== csum) {
+      throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted file object; checksum expected='${csum}' actual='${actual}'`, {
+        checksum: csum, objectType: 'file', expected: csum, found: actual,
+      });
+    }
+    return obj;
+  }
+
+  // ---- refs ----
+
+  private refPath(name: string, remote: string | null): string {
+    validateRefName(name);
+    if (remote !== null) validateRemoteName(remote);
+    return remote === null ? join(this.path, 'refs/heads', name) : join(this.path, 'refs/remotes', remote, name);
+  }
+
+  /** The checksum a ref points at, or null when absent. */
+  async readRef(name: string, remote: string | null = null): Promise<Checksum | null> {
+    try {
+      const text = (await readFile(this.refPath(name, remote), 'utf8')).trim();
+      return parseChecksum(text, `ref ${remote ? `${remote}:` : ''}${name}`);
+    } catch (err: unknown) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return null;
+      throw err;
+    }
+  }
+
+  /** Point a ref at a commit atomically, or delete it (csum null). */
+  async writeRef(name: string, csum: Checksum | null, remote: string | null = null): Promise<void> {
+    const p = this.refPath(name, remote);
+    if (csum === null) await rm(p, { force: true });
+    else await writeFileAtomic(p, `${csum}\n`);
+  }
+
+  /** All refs under refs/heads and refs/remotes, sorted by (remote, name). */
+  async listRefs(): Promise<RefEntry[]> {
+    const out: RefEntry[] = [];
+    for (const [name, csum] of await this.walkRefs(join(this.path, 'refs/heads'), '')) out.push({ remote: null, name, checksum: csum });
+    let remotes: string[] = [];
+    try { remotes = await readdir(join(this.path, 'refs/remotes')); } catch { remotes = []; }
+    for (const r of remotes.sort()) {
+      for (const [name, csum] of await this.walkRefs(join(this.path, 'refs/remotes', r), '')) out.push({ remote: r, name, checksum: csum });
+    }
+    return out;
+  }
+
+  private async walkRefs(dir: string, prefix: string): Promise<[string, Checksum][]> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err: unknown) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const out: [string, Checksum][] = [];
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const name = prefix + e.name;
+      if (e.isDirectory()) out.push(...(await this.walkRefs(join(dir, e.name), `${name}/`)));
+      else {
+        const text = (await readFile(join(dir, e.name), 'utf8')).trim();
+        out.push([name, parseChecksum(text, `ref ${name}`)]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Resolve a revision: a full checksum, `ref`, `remote:ref`, with any number
+   * of trailing `^` for parents. Throws ERR_REF_NOT_FOUND.
+   */
+  async resolveRev(rev: string): Promise<Checksum> {
+    let base = rev;
+    let parents = 0;
+    while (base.endsWith('^')) { base = base.slice(0, -1); parents++; }
+    let csum: Checksum | null = null;
+    if (/^[0-9a-f]{64}$/.test(base)) csum = base as Checksum;
+    else {
+      const i = base.indexOf(':');
+      csum = i === -1 ? await this.readRef(base) : await this.readRef(base.slice(i + 1), base.slice(0, i));
+      if (csum === null && i === -1) csum = await this.findRemoteRef(base);
+    }
+    if (csum === null) throw new OtError('ERR_REF_NOT_FOUND', `Refspec '${base}' not found`, { hint: 'list refs with: ots refs' });
+    for (let k = 0; k < parents; k++) {
+      const c = await this.loadCommit(csum);
+      if (c.parent === null) throw new OtError('ERR_REF_NOT_FOUND', `Commit ${csum} has no parent`, { checksum: csum });
+      csum = c.parent;
+    }
+    return csum;
+  }
+
+  private async findRemoteRef(name: string): Promise<Checksum | null> {
+    for (const r of await this.listRefs()) if (r.remote !== null && r.name === name) return r.checksum;
+    return null;
+  }
+
+  /** Whether `state/<commit>.commitpartial` marks this commit as incomplete. */
+  async isCommitPartial(csum: Checksum): Promise<boolean> {
+    try {
+      await stat(join(this.path, 'state', `${csum}.commitpartial`));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

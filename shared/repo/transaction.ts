@@ -1,0 +1,203 @@
+// A write transaction: objects are staged under tmp/staging-*, made durable
+// with one filesystem sync, renamed into objects/, synced again, and only then
+// do refs move (ostree_repo_commit_transaction). A crash at any point leaves
+// objects/ holding only complete objects and every ref at its old or new value.
+import { chmod, chown, lchown, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OtError, isErrno } from '../errors.js';
+import {
+  S_IFLNK, S_IFMT, checksumOf, encodeArchiveHeader, encodeDirmeta, encodeFileHeader, loosePath, type Checksum,
+  type FileHeader, type ObjectType,
+} from '../objects/index.js';
+import { faultPoint, syncFilesystem, tmpName } from './atomic-fs.js';
+import { deflatePayload } from './deflate.js';
+import type { Repo } from './repo.js';
+import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
+
+/** A ref update applied when the transaction commits. */
+export interface RefUpdate { name: string; checksum: Checksum | null; remote?: string | null }
+
+export class Transaction {
+  /** Repo-relative paths of objects staged in this transaction. */
+  private readonly staged = new Set<string>();
+  /** In-flight writes by repo-relative path, so one object is written once. */
+  private readonly writing = new Map<string, Promise<void>>();
+  private readonly madeDirs = new Set<string>();
+  private done = false;
+
+  private constructor(readonly repo: Repo, readonly stagingDir: string) {}
+
+  /** Start a transaction on `repo` (creates its staging directory). */
+  static async begin(repo: Repo): Promise<Transaction> {
+    const dir = join(repo.path, 'tmp', tmpName('staging'));
+    await mkdir(dir, { recursive: true });
+    return new Transaction(repo, dir);
+  }
+
+  /** Number of objects written so far. */
+  get stagedCount(): number {
+    return this.staged.size;
+  }
+
+  /** Whether the object is in the repo or already staged here. */
+  async hasObject(csum: Checksum, type: ObjectType): Promise<boolean> {
+    return this.staged.has(loosePath(csum, type, this.repo.isArchive)) || (await this.repo.hasObject(csum, type));
+  }
+
+  /**
+   * Store a metadata object. When `expected` is given the bytes must hash to
+   * it (ERR_CHECKSUM_MISMATCH, nothing stored). commitmeta is stored under its
+   * commit's checksum and replaces any previous one.
+   */
+  async writeMetadata(type: ObjectType, bytes: Uint8Array, expected?: Checksum): Promise<Checksum> {
+    let csum: Checksum;
+    if (type === 'commitmeta' || type === 'tombstone-commit') {
+      if (expected === undefined) throw new OtError('ERR_INVALID_ARGUMENT', `${type} needs the commit checksum`);
+      csum = expected;
+    } else {
+      csum = checksumOf(bytes);
+      if (expected !== undefined && csum !== expected) {
+        throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted ${type} object; checksum expected='${expected}' actual='${csum}'`, {
+          checksum: expected, objectType: type, expected, found: csum,
+        });
+      }
+    }
+    const replace = type === 'commitmeta';
+    await this.stage(csum, type, replace, async (path) => {
+      const fh = await open(path, 'wx', 0o644);
+      try { await fh.writeFile(bytes); } finally { await fh.close(); }
+    });
+    return csum;
+  }
+
+  /**
+   * Store a content object from its header and whole payload. When `expected`
+   * is given the canonical stream must hash to it. Returns the checksum.
+   */
+  async writeContent(header: FileHeader, payload: Uint8Array, expected?: Checksum): Promise<Checksum> {
+    const csum = checksumOf(encodeFileHeader(header), payload);
+    if (expected !== undefined && csum !== expected) {
+      throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted file object; checksum expected='${expected}' actual='${csum}'`, {
+        checksum: expected, objectType: 'file', expected, found: csum,
+      });
+    }
+    await this.writeContentAs(csum, header, payload);
+    return csum;
+  }
+
+  /** Store a content object whose checksum the caller has computed over the canonical stream. */
+  async writeContentAs(csum: Checksum, header: FileHeader, payload: Uint8Array): Promise<void> {
+    await this.stage(csum, 'file', false, (path) => this.writeContentFile(path, header, payload));
+  }
+
+  private async writeContentFile(path: string, header: FileHeader, payload: Uint8Array): Promise<void> {
+    const isLink = (header.mode & S_IFMT) === S_IFLNK;
+    switch (this.repo.mode) {
+      case 'archive': {
+        const compressed = isLink ? new Uint8Array(0) : await deflatePayload(payload);
+        const head = encodeArchiveHeader(header, BigInt(payload.length));
+        await writeNew(path, [head, compressed], 0o644);
+        return;
+      }
+      case 'bare-user': {
+        if (isLink) await writeNew(path, [Buffer.from(`${header.symlinkTarget}\0`, 'utf8')], 0o644);
+        else await writeNew(path, [payload], (header.mode & 0o775) | 0o400);
+        await writeXattr(path, OSTREEMETA_XATTR, encodeDirmeta(header));
+        return;
+      }
+      case 'bare-user-only': {
+        if (isLink) await symlink(header.symlinkTarget, path);
+        else await writeNew(path, [payload], header.mode & 0o775);
+        return;
+      }
+      case 'bare': {
+        if (isLink) {
+          await symlink(header.symlinkTarget, path);
+          await lchown(path, header.uid, header.gid);
+          return;
+        }
+        // Written without setuid bits; the final mode is applied only after
+        // the content is complete (ostree's guard against a MITM setuid file).
+        await writeNew(path, [payload], 0o600);
+        for (const x of header.xattrs) await writeXattr(path, x.name, x.value);
+        await chown(path, header.uid, header.gid);
+        await chmod(path, header.mode & 0o7777);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Stage an object through `write`, which must create the file at the path
+   * it is given. Skipped when the object exists (unless `replace`). The caller
+   * vouches that the content matches `csum`.
+   */
+  async stage(csum: Checksum, type: ObjectType, replace: boolean, write: (path: string) => Promise<void>): Promise<void> {
+    if (this.done) throw new OtError('ERR_INVALID_ARGUMENT', 'Transaction already finished');
+    const rel = loosePath(csum, type, this.repo.isArchive);
+    if (!replace && (this.staged.has(rel) || (await this.repo.hasObject(csum, type)))) return;
+    const pending = this.writing.get(rel);
+    if (pending) return pending;
+    const p = (async () => {
+      const dir = join(this.stagingDir, rel.slice(8, 10));
+      if (!this.madeDirs.has(dir)) { await mkdir(dir, { recursive: true }); this.madeDirs.add(dir); }
+      const path = join(this.stagingDir, rel.slice(8));
+      if (replace) await rm(path, { force: true });
+      await write(path);
+      this.staged.add(rel);
+    })();
+    this.writing.set(rel, p);
+    try { await p; } finally { this.writing.delete(rel); }
+  }
+
+  /** Make staged objects durable, move them into objects/, then apply ref updates. */
+  async commit(refs: readonly RefUpdate[] = []): Promise<void> {
+    if (this.done) throw new OtError('ERR_INVALID_ARGUMENT', 'Transaction already finished');
+    this.done = true;
+    await Promise.all(this.writing.values());
+    faultPoint('transaction-before-sync');
+    await syncFilesystem(this.stagingDir);
+    const objectDirs = new Set<string>();
+    for (const rel of this.staged) {
+      const dir = join(this.repo.path, rel.slice(0, 10));
+      if (!objectDirs.has(dir)) { await mkdir(dir, { recursive: true }); objectDirs.add(dir); }
+      await rename(join(this.stagingDir, rel.slice(8)), join(this.repo.path, rel));
+      faultPoint('transaction-mid-rename');
+    }
+    await syncFilesystem(this.repo.path);
+    faultPoint('transaction-before-refs');
+    for (const r of refs) await this.repo.writeRef(r.name, r.checksum, r.remote ?? null);
+    await rm(this.stagingDir, { recursive: true, force: true });
+  }
+
+  /** Discard everything staged. */
+  async abort(): Promise<void> {
+    this.done = true;
+    await Promise.allSettled(this.writing.values());
+    await rm(this.stagingDir, { recursive: true, force: true });
+  }
+}
+
+async function writeNew(path: string, chunks: Uint8Array[], mode: number): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  try {
+    for (const c of chunks) if (c.length > 0) await fh.write(c);
+    await fh.chmod(mode);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Remove staging directories left by transactions that died (older than `maxAgeMs`). */
+export async function cleanStaleStaging(repo: Repo, maxAgeMs: number, now: number): Promise<number> {
+  let n = 0;
+  let names: string[] = [];
+  try { names = await readdir(join(repo.path, 'tmp')); } catch (err: unknown) { if (!isErrno(err, 'ENOENT')) throw err; }
+  const { stat } = await import('node:fs/promises');
+  for (const name of names.filter((x) => x.startsWith('staging-'))) {
+    const p = join(repo.path, 'tmp', name);
+    const st = await stat(p);
+    if (now - st.mtimeMs > maxAgeMs) { await rm(p, { recursive: true, force: true }); n++; }
+  }
+  return n;
+}

@@ -1,0 +1,41 @@
+// Extended attributes on real files, through fs-xattr (a small node-gyp
+// addon: get/set/list with raw Buffer values; see README "Dependencies").
+// fs-xattr follows symlinks, so callers never use it on a symlink.
+import * as xattr from 'fs-xattr';
+import { isErrno } from '../errors.js';
+import type { Xattr } from '../objects/index.js';
+
+/** Name of the bare-user metadata xattr. */
+export const OSTREEMETA_XATTR = 'user.ostreemeta';
+
+/** All xattrs of a regular file or directory, sorted by name. ENOTSUP → []. */
+export async function readXattrs(path: string, opts: { skip?: (name: string) => boolean } = {}): Promise<Xattr[]> {
+  let names: string[];
+  try {
+    names = await xattr.listAttributes(path);
+  } catch (err: unknown) {
+    if (isErrno(err, 'ENOTSUP') || isErrno(err, 'EOPNOTSUPP')) return [];
+    throw err;
+  }
+  const out: Xattr[] = [];
+  for (const name of names.sort()) {
+    if (opts.skip?.(name)) continue;
+    out.push({ name, value: new Uint8Array(await xattr.getAttribute(path, name)) });
+  }
+  return out;
+}
+
+/** Read one xattr, or undefined when absent. */
+export async function readXattr(path: string, name: string): Promise<Uint8Array | undefined> {
+  try {
+    return new Uint8Array(await xattr.getAttribute(path, name));
+  } catch (err: unknown) {
+    if (isErrno(err, 'ENODATA') || isErrno(err, 'ENOATTR')) return undefined;
+    throw err;
+  }
+}
+
+/** Set one xattr. */
+export async function writeXattr(path: string, name: string, value: Uint8Array): Promise<void> {
+  await xattr.setAttribute(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+}
