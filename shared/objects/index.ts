@@ -9,3 +9,4 @@ export * from './filename.js';
 export * from './loose-path.js';
 export * from './object-type.js';
 export * from './xattrs.js';
+export * from './delta-name.js';

@@ -1,0 +1,27 @@
+// Static delta names and paths: modified base64 of the 32 checksum bytes —
+// standard base64, no '=' padding, '/' replaced by '_' ('+' kept)
+// (repo-layout.md §7). Pure.
+import { OtError } from '../errors.js';
+import { checksumFromBytes, checksumToBytes, type Checksum } from './checksum.js';
+
+export function toModifiedBase64(csum: Checksum): string {
+  return Buffer.from(checksumToBytes(csum)).toString('base64').replace(/=+$/, '').replace(/\//g, '_');
+}
+
+export function fromModifiedBase64(text: string): Checksum {
+  if (!/^[A-Za-z0-9+_]{43}$/.test(text)) throw new OtError('ERR_BAD_FORMAT', `Invalid modified base64 checksum '${text.slice(0, 60)}'`);
+  return checksumFromBytes(new Uint8Array(Buffer.from(text.replace(/_/g, '/'), 'base64')));
+}
+
+/** Repo-relative directory of a delta: deltas/XX/REST for a scratch delta, deltas/XX/REST-TO for FROM→TO. */
+export function deltaDir(from: Checksum | null, to: Checksum): string {
+  const t = toModifiedBase64(to);
+  if (from === null) return `deltas/${t.slice(0, 2)}/${t.slice(2)}`;
+  const f = toModifiedBase64(from);
+  return `deltas/${f.slice(0, 2)}/${f.slice(2)}-${t}`;
+}
+
+/** The delta name used in summaries: `TO` or `FROM-TO` in hex. */
+export function deltaName(from: Checksum | null, to: Checksum): string {
+  return from === null ? to : `${from}-${to}`;
+}

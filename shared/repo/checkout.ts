@@ -1,0 +1,152 @@
+// Check a tree out of the repository into a directory (ostree checkout).
+// Everything is created below a directory we made, names are validated, and
+// nothing is ever opened through a symlink: files are created with O_EXCL
+// (which does not follow a final symlink) and existing directories are lstat'ed.
+import { chmod, chown, lchown, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OtError, isErrno } from '../errors.js';
+import { S_IFLNK, S_IFMT, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
+import { Limiter } from './limiter.js';
+import type { Repo } from './repo.js';
+import { writeXattr } from './xattr-io.js';
+
+export interface CheckoutOptions {
+  /** Write into an existing tree, replacing files (--union). */
+  union?: boolean;
+  /** Hardlink files from the repo instead of copying (-H); bare and bare-user-only, or bare-user with userMode. */
+  hardlink?: boolean;
+  /** Do not change ownership or set xattrs (-U); the default when not running as root. */
+  userMode?: boolean;
+  /** Check out only this subpath of the commit (--subpath). */
+  subpath?: string;
+}
+
+export interface CheckoutStats { files: number; dirs: number }
+
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** Check out commit `csum` into `dest`. Throws ERR_UNSAFE_PATH, ERR_CONFLICT, ERR_OBJECT_NOT_FOUND. */
+export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
+  const commit = await repo.loadCommit(csum);
+  let tree = commit.rootDirtree;
+  let meta = commit.rootDirmeta;
+  for (const part of (opts.subpath ?? '').split('/').filter((p) => p !== '')) {
+    const dt = await repo.loadDirtree(tree);
+    const sub = dt.dirs.find((d) => d.name === part);
+    if (!sub) {
+      const file = dt.files.find((f) => f.name === part);
+      if (file) return new Checkout(repo, opts).single(file.checksum, dest);
+      throw new OtError('ERR_OBJECT_NOT_FOUND', `No such file or directory: ${opts.subpath}`, { path: opts.subpath });
+    }
+    tree = sub.dirtree;
+    meta = sub.dirmeta;
+  }
+  const co = new Checkout(repo, opts);
+  await co.dir(tree, meta, dest, dest);
+  await co.flush();
+  return co.stats;
+}
+
+class Checkout {
+  readonly stats: CheckoutStats = { files: 0, dirs: 0 };
+  private readonly limiter = new Limiter(16);
+  private readonly pending: Promise<void>[] = [];
+  private readonly userMode: boolean;
+
+  constructor(private readonly repo: Repo, private readonly opts: CheckoutOptions) {
+    this.userMode = opts.userMode ?? !IS_ROOT;
+    if (opts.hardlink && (repo.isArchive || (repo.mode === 'bare-user' && !this.userMode))) {
+      throw new OtError('ERR_UNSUPPORTED', `Hardlink checkouts from a ${repo.mode} repository need ${repo.isArchive ? 'a bare repository' : '--user-mode (-U)'}`);
+    }
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
+  async single(csum: Checksum, dest: string): Promise<CheckoutStats> {
+    await this.file(csum, dest);
+    return this.stats;
+  }
+
+  async dir(tree: Checksum, metaCsum: Checksum, path: string, root: string): Promise<void> {
+    const [dt, meta] = await Promise.all([this.repo.loadDirtree(tree), this.repo.loadDirmeta(metaCsum)]);
+    await this.makeDir(path, root);
+    this.stats.dirs++;
+    const children: Promise<void>[] = [];
+    for (const f of dt.files) {
+      validateFilename(f.name, path);
+      children.push(this.limiter.run(() => this.file(f.checksum, join(path, f.name))));
+    }
+    for (const d of dt.dirs) {
+      validateFilename(d.name, path);
+      children.push(this.dir(d.dirtree, d.dirmeta, join(path, d.name), root));
+    }
+    await Promise.all(children);
+    await this.applyMeta(path, meta, false);
+  }
+
+  private async makeDir(path: string, root: string): Promise<void> {
+    try {
+      await mkdir(path, { mode: 0o700 });
+      return;
+    } catch (err: unknown) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    const st = await lstat(path);
+    if (st.isSymbolicLink()) throw new OtError('ERR_UNSAFE_PATH', `Refusing to check out through symlink ${path}`, { path });
+    if (!st.isDirectory()) throw new OtError('ERR_CONFLICT', `${path} exists and is not a directory`, { path });
+    if (!this.opts.union && path === root && !(await isEmptyDir(path))) {
+      throw new OtError('ERR_CONFLICT', `Destination ${path} already exists`, { path, hint: 'use --union to write into an existing tree' });
+    }
+    if (!this.opts.union && path !== root) throw new OtError('ERR_CONFLICT', `${path} already exists`, { path });
+  }
+
+  private async file(csum: Checksum, path: string): Promise<void> {
+    this.stats.files++;
+    if (this.opts.union) await removeExisting(path);
+    if (this.opts.hardlink) {
+      await link(this.repo.objectPath(csum, 'file'), path).catch(async (err: unknown) => {
+        if (!isErrno(err, 'EXDEV') && !isErrno(err, 'EMLINK')) throw err;
+        await this.copy(csum, path);
+      });
+      return;
+    }
+    await this.copy(csum, path);
+  }
+
+  private async copy(csum: Checksum, path: string): Promise<void> {
+    const { header, payload } = await this.repo.readContent(csum);
+    if ((header.mode & S_IFMT) === S_IFLNK) {
+      await symlink(header.symlinkTarget, path);
+      if (!this.userMode) await lchown(path, header.uid, header.gid);
+      return;
+    }
+    const fh = await open(path, 'wx', 0o600);
+    try { await fh.writeFile(payload); } finally { await fh.close(); }
+    await this.applyMeta(path, header, true);
+  }
+
+  private async applyMeta(path: string, meta: FileMeta | FileHeader, isFile: boolean): Promise<void> {
+    if (!this.userMode) {
+      for (const x of meta.xattrs) await writeXattr(path, x.name, x.value);
+      await chown(path, meta.uid, meta.gid);
+    }
+    await chmod(path, meta.mode & (isFile && this.userMode ? 0o777 : 0o7777));
+  }
+}
+
+async function isEmptyDir(path: string): Promise<boolean> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(path)).length === 0;
+}
+
+async function removeExisting(path: string): Promise<void> {
+  try {
+    const st = await lstat(path);
+    if (st.isDirectory()) throw new OtError('ERR_CONFLICT', `${path} is a directory; cannot replace it with a file`, { path });
+    await unlink(path);
+  } catch (err: unknown) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+}

@@ -1,0 +1,2 @@
+// Summary format: public surface.
+export * from './summary.js';
