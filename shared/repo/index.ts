@@ -15,3 +15,4 @@ export * from './tree-from-dir.js';
 export * from './tree-from-tar.js';
 export * from './large-content.js';
 export * from './deflate.js';
+export * from './tree-path.js';
