@@ -29,7 +29,6 @@ const GLOBAL: Options = {
   repo: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  verbose: { type: 'boolean', short: 'v' },
 };
 
 /** Parse a command's arguments (plus the global ones). Unknown flags are ERR_INVALID_ARGUMENT. */
