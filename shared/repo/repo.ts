@@ -1,5 +1,6 @@
 // A repository on disk: open/create, object paths, reading objects and refs
 // (repo-layout.md). Writes go through Transaction (transaction.ts).
+import { lstatSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno, prefixError } from '../errors.js';
@@ -86,6 +87,11 @@ export class Repo {
       if (isErrno(err, 'ENOENT')) return false;
       throw err;
     }
+  }
+
+  /** Synchronous hasObject, for hot paths (see Transaction.stage). */
+  hasObjectSync(csum: Checksum, type: ObjectType): boolean {
+    return lstatSync(this.objectPath(csum, type), { throwIfNoEntry: false }) !== undefined;
   }
 
   /** Raw bytes of a metadata object. Throws ERR_OBJECT_NOT_FOUND. */

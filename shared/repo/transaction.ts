@@ -2,7 +2,8 @@
 // with one filesystem sync, renamed into objects/, synced again, and only then
 // do refs move (ostree_repo_commit_transaction). A crash at any point leaves
 // objects/ holding only complete objects and every ref at its old or new value.
-import { chmod, chown, lchown, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { chmod, chown, lchown, mkdir, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno } from '../errors.js';
 import {
@@ -12,7 +13,7 @@ import {
 import { faultPoint, syncFilesystem, tmpName } from './atomic-fs.js';
 import { deflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
-import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
+import { OSTREEMETA_XATTR, writeXattr, writeXattrSync } from './xattr-io.js';
 
 /** A ref update applied when the transaction commits. */
 export interface RefUpdate { name: string; checksum: Checksum | null; remote?: string | null }
@@ -63,10 +64,7 @@ export class Transaction {
       }
     }
     const replace = type === 'commitmeta';
-    await this.stage(csum, type, replace, async (path) => {
-      const fh = await open(path, 'wx', 0o644);
-      try { await fh.writeFile(bytes); } finally { await fh.close(); }
-    });
+    await this.stage(csum, type, replace, async (path) => writeNew(path, [bytes], 0o644));
     return csum;
   }
 
@@ -96,18 +94,18 @@ export class Transaction {
       case 'archive': {
         const compressed = isLink ? new Uint8Array(0) : await deflatePayload(payload);
         const head = encodeArchiveHeader(header, BigInt(payload.length));
-        await writeNew(path, [head, compressed], 0o644);
+        writeNew(path, [head, compressed], 0o644);
         return;
       }
       case 'bare-user': {
-        if (isLink) await writeNew(path, [Buffer.from(`${header.symlinkTarget}\0`, 'utf8')], 0o644);
-        else await writeNew(path, [payload], (header.mode & 0o775) | 0o400);
-        await writeXattr(path, OSTREEMETA_XATTR, encodeDirmeta(header));
+        if (isLink) writeNew(path, [Buffer.from(`${header.symlinkTarget}\0`, 'utf8')], 0o644);
+        else writeNew(path, [payload], (header.mode & 0o775) | 0o400);
+        writeXattrSync(path, OSTREEMETA_XATTR, encodeDirmeta(header));
         return;
       }
       case 'bare-user-only': {
-        if (isLink) await symlink(header.symlinkTarget, path);
-        else await writeNew(path, [payload], header.mode & 0o775);
+        if (isLink) symlinkSync(header.symlinkTarget, path);
+        else writeNew(path, [payload], header.mode & 0o775);
         return;
       }
       case 'bare': {
@@ -118,7 +116,7 @@ export class Transaction {
         }
         // Written without setuid bits; the final mode is applied only after
         // the content is complete (ostree's guard against a MITM setuid file).
-        await writeNew(path, [payload], 0o600);
+        writeNew(path, [payload], 0o600);
         for (const x of header.xattrs) await writeXattr(path, x.name, x.value);
         await chown(path, header.uid, header.gid);
         await chmod(path, header.mode & 0o7777);
@@ -135,19 +133,26 @@ export class Transaction {
   async stage(csum: Checksum, type: ObjectType, replace: boolean, write: (path: string) => Promise<void>): Promise<void> {
     if (this.done) throw new OtError('ERR_INVALID_ARGUMENT', 'Transaction already finished');
     const rel = loosePath(csum, type, this.repo.isArchive);
-    if (!replace && (this.staged.has(rel) || (await this.repo.hasObject(csum, type)))) return;
+    // Dedupe synchronously, before any await: a second writer of the same
+    // object joins the first one's promise instead of racing it to the file.
     const pending = this.writing.get(rel);
     if (pending) return pending;
+    if (!replace && this.staged.has(rel)) return;
     const p = (async () => {
+      if (!replace && this.repo.hasObjectSync(csum, type)) return;
       const dir = join(this.stagingDir, rel.slice(8, 10));
-      if (!this.madeDirs.has(dir)) { await mkdir(dir, { recursive: true }); this.madeDirs.add(dir); }
+      if (!this.madeDirs.has(dir)) { mkdirSync(dir, { recursive: true }); this.madeDirs.add(dir); }
       const path = join(this.stagingDir, rel.slice(8));
-      if (replace) await rm(path, { force: true });
+      if (replace) rmSync(path, { force: true });
       await write(path);
       this.staged.add(rel);
     })();
     this.writing.set(rel, p);
-    try { await p; } finally { this.writing.delete(rel); }
+    try {
+      await p;
+    } finally {
+      if (this.writing.get(rel) === p) this.writing.delete(rel);
+    }
   }
 
   /** Make staged objects durable, move them into objects/, then apply ref updates. */
@@ -160,8 +165,8 @@ export class Transaction {
     const objectDirs = new Set<string>();
     for (const rel of this.staged) {
       const dir = join(this.repo.path, rel.slice(0, 10));
-      if (!objectDirs.has(dir)) { await mkdir(dir, { recursive: true }); objectDirs.add(dir); }
-      await rename(join(this.stagingDir, rel.slice(8)), join(this.repo.path, rel));
+      if (!objectDirs.has(dir)) { mkdirSync(dir, { recursive: true }); objectDirs.add(dir); }
+      renameSync(join(this.stagingDir, rel.slice(8)), join(this.repo.path, rel));
       faultPoint('transaction-mid-rename');
     }
     await syncFilesystem(this.repo.path);
@@ -178,15 +183,22 @@ export class Transaction {
   }
 }
 
-async function writeNew(path: string, chunks: Uint8Array[], mode: number): Promise<void> {
-  const fh = await open(path, 'wx', mode);
+/**
+ * Create a new file (O_EXCL) with `chunks`. Synchronous on purpose: objects
+ * are small and a blocking write beats a thread-pool round trip per call
+ * (bench/commit.ts). The mode is re-applied because the umask may mask it.
+ */
+function writeNew(path: string, chunks: Uint8Array[], mode: number): void {
+  const fd = openSync(path, 'wx', mode);
   try {
-    for (const c of chunks) if (c.length > 0) await fh.write(c);
-    await fh.chmod(mode);
+    for (const c of chunks) if (c.length > 0) writeSync(fd, c);
+    if ((mode & UMASK) !== 0) fchmodSync(fd, mode);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
+
+const UMASK = process.umask();
 
 /** Remove staging directories left by transactions that died (older than `maxAgeMs`). */
 export async function cleanStaleStaging(repo: Repo, maxAgeMs: number, now: number): Promise<number> {

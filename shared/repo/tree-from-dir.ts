@@ -2,7 +2,7 @@
 // objects as it goes (ostree_repo_write_directory_to_mtree). Files are read,
 // hashed and compressed with bounded concurrency so both cores work.
 import { createReadStream } from 'node:fs';
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
@@ -11,7 +11,7 @@ import { S_IFLNK, S_IFMT, S_IFREG, encodeDirmeta, encodeFileHeader, type Checksu
 import { Limiter } from './limiter.js';
 import { MutableTree } from './mtree.js';
 import type { Transaction } from './transaction.js';
-import { readXattrs } from './xattr-io.js';
+import { readXattrsSync } from './xattr-io.js';
 import { writeLargeContent } from './large-content.js';
 
 /** How file metadata is recorded (ostree commit's --owner-uid, --canonical-permissions, --no-xattrs). */
@@ -47,22 +47,22 @@ export class DirectoryImporter {
 
   /** Layer `srcDir` onto `tree` (the root's own metadata becomes the tree's dirmeta). */
   async importInto(tree: MutableTree, srcDir: string): Promise<void> {
-    const st = await lstat(srcDir);
+    const st = lstatSync(srcDir);
     if (!st.isDirectory()) throw new OtError('ERR_INVALID_ARGUMENT', `${srcDir} is not a directory`, { path: srcDir });
     await this.importDir(tree, srcDir, st);
   }
 
   private async dirmeta(path: string, st: Stats): Promise<Checksum> {
-    const meta: FileMeta = { ...recordedMeta(st, this.mod), xattrs: this.mod.noXattrs ? [] : await readXattrs(path) };
+    const meta: FileMeta = { ...recordedMeta(st, this.mod), xattrs: this.mod.noXattrs ? [] : readXattrsSync(path) };
     return this.tx.writeMetadata('dirmeta', encodeDirmeta(meta));
   }
 
   private async importDir(tree: MutableTree, path: string, st: Stats): Promise<void> {
     tree.metaChecksum = await this.dirmeta(path, st);
-    const entries = await readdir(path);
+    const entries = readdirSync(path);
     await Promise.all(entries.map(async (name) => {
       const child = join(path, name);
-      const cst = await lstat(child);
+      const cst = lstatSync(child);
       if (cst.isDirectory()) return this.importDir(tree.ensureDir(name), child, cst);
       if (!cst.isFile() && !cst.isSymbolicLink()) {
         throw new OtError('ERR_UNSUPPORTED', `Unsupported file type for ${child} (devices, fifos and sockets cannot be committed)`, { path: child });
@@ -86,12 +86,12 @@ export class DirectoryImporter {
     const base = recordedMeta(st, this.mod);
     if (st.isSymbolicLink()) {
       // xattrs of symlinks are not read: fs-xattr would follow the link (see README).
-      const header: FileHeader = { ...base, mode: S_IFLNK | 0o777, xattrs: [], symlinkTarget: await readlink(path) };
+      const header: FileHeader = { ...base, mode: S_IFLNK | 0o777, xattrs: [], symlinkTarget: readlinkSync(path) };
       return this.tx.writeContent(header, new Uint8Array(0));
     }
-    const header: FileHeader = { ...base, mode: S_IFREG | (base.mode & 0o7777), xattrs: this.mod.noXattrs ? [] : await readXattrs(path), symlinkTarget: '' };
+    const header: FileHeader = { ...base, mode: S_IFREG | (base.mode & 0o7777), xattrs: this.mod.noXattrs ? [] : readXattrsSync(path), symlinkTarget: '' };
     if (st.size > STREAM_THRESHOLD) return writeLargeContent(this.tx, header, path, await hashFile(encodeFileHeader(header), path));
-    const payload = new Uint8Array(await readFile(path));
+    const payload = new Uint8Array(readFileSync(path));
     return this.tx.writeContent(header, payload);
   }
 }
