@@ -4,6 +4,7 @@
 # both ots and (when installed) the real ostree, and check it out again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
 [ -f dist/puller/cli.js ] || npm run build >/dev/null
 work=${1:-$(mktemp -d /tmp/ots-demo.XXXXXX)}
 ots() { node bin/ots.js "$@"; }

@@ -1,0 +1,87 @@
+// The read path: serves the archive repository as a static OSTree server must
+// (http-pull.md): GET and HEAD, correct 404s, never a Content-Encoding,
+// immutable caching for objects/deltas, ETag/Last-Modified + 304 for mutable
+// files, and Range requests (through @fastify/send) for resumable downloads.
+// Small files are read into one Buffer: measured 4.5x the throughput of
+// @fastify/static on small objects (bench/serve.ts).
+import send from '@fastify/send';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { cacheControl, classifyPath, type PathClass } from './cache-policy.js';
+import { etagOf, isNotModified } from './etag.js';
+import { SafeRoot } from './safe-open.js';
+import type { Metrics } from '../metrics.js';
+
+const SMALL = 256 * 1024;
+
+export interface RepoFilesOptions { repoPath: string; metrics: Metrics }
+
+/** Register GET/HEAD for every repository path under the instance's prefix. */
+export async function repoFiles(app: FastifyInstance, opts: RepoFilesOptions): Promise<void> {
+  const root = new SafeRoot(opts.repoPath);
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const started = process.hrtime.bigint();
+    const rel = (req.params as { '*': string })['*'];
+    const cls = classifyPath(rel);
+    const result = cls === null ? await notFound(reply) : await serve(req, reply, root, rel, cls, opts.repoPath);
+    opts.metrics.observe(cls ?? 'denied', reply.statusCode, result, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler });
+}
+
+async function notFound(reply: FastifyReply): Promise<number> {
+  await reply.code(404).header('cache-control', 'no-cache').type('text/plain').send('Not found\n');
+  return 0;
+}
+
+async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, rel: string, cls: PathClass, repoPath: string): Promise<number> {
+  if (req.headers.range !== undefined) return serveRange(req, reply, rel, cls, repoPath, root);
+  const file = await root.openFile(rel);
+  if (file === null) return notFound(reply);
+  const etag = etagOf(file.size, file.mtimeMs);
+  reply.header('cache-control', cacheControl(cls)).header('etag', etag)
+    .header('last-modified', new Date(file.mtimeMs).toUTCString()).header('accept-ranges', 'bytes')
+    .type('application/octet-stream');
+  if (isNotModified(req.headers, etag, file.mtimeMs)) {
+    await file.fh.close();
+    await reply.code(304).send();
+    return 0;
+  }
+  reply.header('content-length', file.size);
+  if (req.method === 'HEAD') {
+    await file.fh.close();
+    await reply.send();
+    return 0;
+  }
+  if (file.size <= SMALL) {
+    const buf = Buffer.allocUnsafe(file.size);
+    try {
+      let off = 0;
+      while (off < file.size) {
+        const { bytesRead } = await file.fh.read(buf, off, file.size - off, off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+    } finally {
+      await file.fh.close();
+    }
+    await reply.send(buf);
+    return file.size;
+  }
+  await reply.send(file.fh.createReadStream({ autoClose: true }));
+  return file.size;
+}
+
+async function serveRange(req: FastifyRequest, reply: FastifyReply, rel: string, cls: PathClass, repoPath: string, root: SafeRoot): Promise<number> {
+  const probe = await root.openFile(rel);
+  if (probe === null) return notFound(reply);
+  await probe.fh.close();
+  const res = await send(req.raw, rel, { root: repoPath, dotfiles: 'deny', index: false, etag: true, lastModified: true, cacheControl: false });
+  if (res.type !== 'file') {
+    res.stream.resume();
+    if (res.statusCode >= 400 && res.statusCode !== 416) return notFound(reply);
+  }
+  reply.code(res.statusCode).headers(res.headers).header('cache-control', cacheControl(cls));
+  reply.removeHeader('content-encoding');
+  await reply.send(res.stream);
+  return Number(res.headers['content-length'] ?? 0);
+}
