@@ -8,6 +8,8 @@ import { fsck } from './commands/fsck.js';
 import { init } from './commands/init.js';
 import { log } from './commands/log.js';
 import { ls } from './commands/ls.js';
+import { pull } from './commands/pull.js';
+import { remote } from './commands/remote.js';
 import { refs } from './commands/refs.js';
 import { revParse } from './commands/rev-parse.js';
 import { show } from './commands/show.js';
@@ -26,6 +28,8 @@ const COMMANDS: Record<string, [Command, string]> = {
   'rev-parse': [revParse, 'Output the target of a rev'],
   fsck: [fsck, 'Check the repository for consistency'],
   summary: [summary, 'Manage summary metadata'],
+  remote: [remote, 'Remote commands that may involve network access'],
+  pull: [pull, 'Download data from a remote repository'],
 };
 
 function usage(): string {

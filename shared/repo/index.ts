@@ -16,3 +16,4 @@ export * from './tree-from-tar.js';
 export * from './large-content.js';
 export * from './deflate.js';
 export * from './tree-path.js';
+export * from './remotes.js';

@@ -88,6 +88,15 @@ export class Transaction {
     await this.stage(csum, 'file', false, (path) => this.writeContentFile(path, header, payload));
   }
 
+  /**
+   * Archive repos only: store a .filez exactly as received. The caller must
+   * already have verified it (header, inflated size, checksum).
+   */
+  async writeArchiveContentRaw(csum: Checksum, bytes: Uint8Array): Promise<void> {
+    if (!this.repo.isArchive) throw new OtError('ERR_INVALID_ARGUMENT', 'writeArchiveContentRaw needs an archive repository');
+    await this.stage(csum, 'file', false, async (path) => writeNew(path, [bytes], 0o644));
+  }
+
   private async writeContentFile(path: string, header: FileHeader, payload: Uint8Array): Promise<void> {
     const isLink = (header.mode & S_IFMT) === S_IFLNK;
     switch (this.repo.mode) {

@@ -1,0 +1,100 @@
+// ots remote add|delete|list|show-url|refs|summary (ostree remote).
+import { OtError } from '../../shared/errors.js';
+import { listRemotes, readRemote, remoteGroup, validateRemoteName } from '../../shared/repo/index.js';
+import { decodeSummary } from '../../shared/summary/index.js';
+import { needArgs, openRepo, parseCommand, type Command, type CommandContext } from '../context.js';
+import { Fetcher } from '../fetch/fetcher.js';
+import { jsonValue } from '../format-commit.js';
+
+const USAGE = 'ots --repo=PATH remote (add [--no-gpg-verify] [--if-not-exists] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME)';
+
+export const remote: Command = async (ctx, argv) => {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add': return add(ctx, rest);
+    case 'delete': return del(ctx, rest);
+    case 'list': return list(ctx, rest);
+    case 'show-url': return showUrl(ctx, rest);
+    case 'refs': case 'summary': return summary(ctx, rest, sub);
+    default: throw new OtError('ERR_INVALID_ARGUMENT', `Unknown remote subcommand '${sub ?? ''}'`, { hint: `usage: ${USAGE}` });
+  }
+};
+
+async function add(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    'no-gpg-verify': { type: 'boolean' }, 'if-not-exists': { type: 'boolean' }, set: { type: 'string', multiple: true },
+  }, USAGE);
+  needArgs(positionals, 2, USAGE);
+  const [name, url, ...branches] = positionals as [string, string, ...string[]];
+  validateRemoteName(name);
+  const repo = await openRepo(ctx, values.repo);
+  const g = remoteGroup(name);
+  if (repo.config.hasGroup(g)) {
+    if (values['if-not-exists']) return 0;
+    throw new OtError('ERR_CONFLICT', `Remote ${name} already exists`, { hint: 'use --if-not-exists, or delete it first' });
+  }
+  repo.config.set(g, 'url', url);
+  if (branches.length > 0) repo.config.set(g, 'branches', `${branches.join(';')};`);
+  if (values['no-gpg-verify']) repo.config.set(g, 'gpg-verify', 'false');
+  for (const kv of values.set ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new OtError('ERR_INVALID_ARGUMENT', `--set needs KEY=VALUE, got ${kv}`);
+    repo.config.set(g, kv.slice(0, i), kv.slice(i + 1));
+  }
+  await repo.writeConfig();
+  return 0;
+}
+
+async function del(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { 'if-exists': { type: 'boolean' } }, USAGE);
+  needArgs(positionals, 1, USAGE);
+  const repo = await openRepo(ctx, values.repo);
+  const name = positionals[0] as string;
+  if (!repo.config.removeGroup(remoteGroup(name))) {
+    if (values['if-exists']) return 0;
+    throw new OtError('ERR_INVALID_ARGUMENT', `Remote "${name}" not found`);
+  }
+  await repo.writeConfig();
+  return 0;
+}
+
+async function list(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values } = parseCommand(argv, { 'show-urls': { type: 'boolean', short: 'u' } }, USAGE);
+  const repo = await openRepo(ctx, values.repo);
+  const names = listRemotes(repo.config);
+  if (values.json) { ctx.io.out(JSON.stringify(names.map((n) => readRemote(repo.config, n)))); return 0; }
+  for (const n of names) ctx.io.out(values['show-urls'] ? `${n.padEnd(14)} ${readRemote(repo.config, n).url}` : n);
+  return 0;
+}
+
+async function showUrl(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {}, USAGE);
+  needArgs(positionals, 1, USAGE);
+  const repo = await openRepo(ctx, values.repo);
+  ctx.io.out(readRemote(repo.config, positionals[0] as string).url);
+  return 0;
+}
+
+async function summary(ctx: CommandContext, argv: string[], sub: 'refs' | 'summary'): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {}, USAGE);
+  needArgs(positionals, 1, USAGE);
+  const repo = await openRepo(ctx, values.repo);
+  const r = readRemote(repo.config, positionals[0] as string);
+  const fetcher = new Fetcher(r.url, { connections: 1, retries: 3, stallTimeoutMs: 30_000 });
+  try {
+    const res = await fetcher.fetchBytes('summary', { maxSize: 10 * 1024 * 1024 });
+    const s = decodeSummary(res.body ?? new Uint8Array(0));
+    if (sub === 'refs') {
+      if (values.json) ctx.io.out(JSON.stringify(s.refs.map((x) => ({ name: x.name, checksum: x.checksum }))));
+      else for (const x of s.refs) ctx.io.out(`${r.name}:${x.name}`);
+    } else {
+      ctx.io.out(JSON.stringify({
+        refs: s.refs.map((x) => ({ name: x.name, checksum: x.checksum, commitSize: Number(x.commitSize) })),
+        metadata: Object.fromEntries(s.metadata.map(([k, v]) => [k, jsonValue(v)])),
+      }, null, values.json ? undefined : 2));
+    }
+  } finally {
+    await fetcher.close();
+  }
+  return 0;
+}

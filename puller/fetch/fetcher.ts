@@ -1,0 +1,130 @@
+// HTTP fetches against one remote: an undici Pool per origin with keep-alive,
+// bounded bodies (maxSize), optional 404s, conditional requests, retries for
+// transient failures, and a stall timeout (no bytes for N seconds) instead of
+// hanging (STYLE §9, ostree-fetcher.h: request_to_membuf / request_to_tmpfile).
+import { Pool } from 'undici';
+import { OtError } from '../../shared/errors.js';
+import { backoffMs, isRetryable } from './retry.js';
+
+export interface FetcherOptions {
+  /** Parallel connections to the origin. */
+  connections: number;
+  /** Extra request headers (--http-header). */
+  headers?: Record<string, string>;
+  /** Retries per request for transient failures (--network-retries). */
+  retries: number;
+  /** Abort a request when no bytes arrive for this long. */
+  stallTimeoutMs: number;
+}
+
+export interface FetchResult {
+  status: number;
+  body: Uint8Array | null;
+  etag?: string;
+  lastModified?: string;
+}
+
+export interface FetchOptions {
+  maxSize: number;
+  /** 403/404/410 resolve to `{status, body: null}` instead of failing. */
+  optional?: boolean;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+}
+
+/** Strip credentials from a URL before it reaches a message or a log. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
+
+export class Fetcher {
+  private readonly pool: Pool;
+  private readonly base: URL;
+  requests = 0;
+  bytes = 0;
+
+  constructor(baseUrl: string, private readonly opts: FetcherOptions) {
+    this.base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new OtError('ERR_UNSUPPORTED', `Unsupported URL scheme ${this.base.protocol} in ${redactUrl(baseUrl)}`, { hint: 'use an http:// or https:// URL' });
+    }
+    this.pool = new Pool(this.base.origin, {
+      connections: opts.connections, pipelining: 1,
+      headersTimeout: opts.stallTimeoutMs, bodyTimeout: opts.stallTimeoutMs, connectTimeout: Math.min(opts.stallTimeoutMs, 30_000),
+    });
+  }
+
+  /** Full URL of a repo-relative path (for messages). */
+  urlOf(path: string): string {
+    return redactUrl(new URL(encodePath(path), this.base).toString());
+  }
+
+  /** GET `path` (relative to the remote URL) into memory, retrying transient failures. */
+  async fetchBytes(path: string, opts: FetchOptions): Promise<FetchResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(path, opts);
+      } catch (err: unknown) {
+        if (attempt >= this.opts.retries || !isRetryable(err)) throw this.wrap(err, path);
+        const retryAfter = err instanceof OtError ? err.hint?.match(/^retry-after=(.*)$/)?.[1] : undefined;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt + 1, retryAfter)));
+      }
+    }
+  }
+
+  private wrap(err: unknown, path: string): OtError {
+    if (err instanceof OtError) return err;
+    const msg = err instanceof Error ? err.message : String(err);
+    return new OtError('ERR_NETWORK', `While fetching ${this.urlOf(path)}: ${msg}`, {
+      url: this.urlOf(path), cause: err, hint: 'check that the server is reachable; the pull can be rerun and resumes',
+    });
+  }
+
+  private async once(path: string, opts: FetchOptions): Promise<FetchResult> {
+    const headers: Record<string, string> = { ...this.opts.headers };
+    if (opts.ifNoneMatch) headers['if-none-match'] = opts.ifNoneMatch;
+    if (opts.ifModifiedSince) headers['if-modified-since'] = opts.ifModifiedSince;
+    this.requests++;
+    const res = await this.pool.request({ method: 'GET', path: this.base.pathname + encodePath(path), headers });
+    const url = this.urlOf(path);
+    const header = (k: string) => { const v = res.headers[k]; return Array.isArray(v) ? v[0] : v; };
+    if (res.statusCode === 304) { await res.body.dump(); return { status: 304, body: null }; }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      if (opts.optional && (res.statusCode === 403 || res.statusCode === 404 || res.statusCode === 410)) return { status: res.statusCode, body: null };
+      const ra = header('retry-after');
+      throw new OtError('ERR_HTTP', `Server returned HTTP ${res.statusCode} for ${url}`, {
+        url, found: res.statusCode, hint: ra !== undefined ? `retry-after=${ra}` : res.statusCode === 404 ? 'the remote does not have this file' : undefined,
+      });
+    }
+    const declared = Number(header('content-length') ?? -1);
+    if (declared > opts.maxSize) {
+      res.body.destroy();
+      throw new OtError('ERR_TOO_LARGE', `${url} is ${declared} bytes, more than the limit of ${opts.maxSize}`, { url, expected: opts.maxSize, found: declared });
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > opts.maxSize) {
+        res.body.destroy();
+        throw new OtError('ERR_TOO_LARGE', `${url} exceeds the limit of ${opts.maxSize} bytes`, { url, expected: opts.maxSize });
+      }
+      chunks.push(chunk as Buffer);
+    }
+    if (declared >= 0 && size !== declared) {
+      throw new OtError('ERR_NETWORK', `Truncated response for ${url}: ${size} of ${declared} bytes`, { url, expected: declared, found: size });
+    }
+    this.bytes += size;
+    const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    return { status: 200, body: new Uint8Array(buf.buffer, buf.byteOffset, buf.length), etag: header('etag'), lastModified: header('last-modified') };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function encodePath(path: string): string {
+  return path.split('/').map((p) => encodeURIComponent(p).replace(/%2B/g, '+')).join('/');
+}

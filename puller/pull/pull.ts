@@ -1,0 +1,251 @@
+// Pull refs from a remote into a local repository (ostree pull): resolve refs
+// through the summary (or refs/heads/), fetch each commit with its detached
+// metadata, then walk dirtree → dirmeta/content fetching only what the local
+// repo lacks, verifying every object before it is staged. Refs move only
+// after the whole transaction is durable; a failed pull keeps the verified
+// objects (so a rerun resumes) and the commitpartial marker.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OtError } from '../../shared/errors.js';
+import { vardictGet } from '../../shared/gvariant/index.js';
+import { parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
+import { KeyFile, Transaction, parseRepoMode, validateRefName, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
+import { decodeSummary, findSummaryRef, type Summary } from '../../shared/summary/index.js';
+import { Fetcher } from '../fetch/fetcher.js';
+import { Scheduler } from './scheduler.js';
+import { verifyArchiveContent, verifyMetadata } from './verify.js';
+import { readCachedSummary, writeCachedSummary } from './summary-cache.js';
+
+/** OSTREE_MAX_METADATA_SIZE. */
+export const MAX_METADATA_SIZE = 10 * 1024 * 1024;
+/** Content objects are fetched into memory up to this size. */
+export const MAX_CONTENT_SIZE = 512 * 1024 * 1024;
+
+export interface PullOptions {
+  /** Parent commits to fetch too: 0 none, -1 all. */
+  depth: number;
+  commitMetadataOnly: boolean;
+  maxConcurrency: number;
+  retries: number;
+  headers: Record<string, string>;
+  stallTimeoutMs: number;
+  onEvent?: (e: PullEvent) => void;
+}
+
+export type PullEvent =
+  | { type: 'resolved'; ref: string; checksum: Checksum }
+  | { type: 'progress'; metadata: number; content: number; queued: number; bytes: number; requests: number }
+  | { type: 'done'; ref: string; checksum: Checksum };
+
+export interface PullResult {
+  refs: { ref: string; checksum: Checksum }[];
+  metadataFetched: number;
+  contentFetched: number;
+  bytes: number;
+  requests: number;
+  seconds: number;
+}
+
+interface Target { ref: string | null; checksum: Checksum | null }
+
+/** Pull `specs` (REF or REF@COMMIT; all configured branches when empty) from `remote`. */
+export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], opts: PullOptions): Promise<PullResult> {
+  if (remote.gpgVerify || remote.gpgVerifySummary) {
+    throw new OtError('ERR_UNSUPPORTED', `Remote "${remote.name}" requires GPG verification, which this build does not implement yet`, {
+      hint: `add the remote with --no-gpg-verify, or set gpg-verify=false for it (ots remote add --no-gpg-verify ${remote.name} URL)`,
+    });
+  }
+  const started = Date.now();
+  const fetcher = new Fetcher(remote.url, { connections: opts.maxConcurrency, headers: opts.headers, retries: opts.retries, stallTimeoutMs: opts.stallTimeoutMs });
+  try {
+    const p = new Pull(repo, remote, fetcher, opts);
+    const refs = await p.run(specs.length > 0 ? specs : remote.branches);
+    return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: fetcher.bytes, requests: fetcher.requests, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await fetcher.close();
+  }
+}
+
+class Pull {
+  metadataFetched = 0;
+  contentFetched = 0;
+  /** Objects requested or known present in this pull, by "type:checksum". */
+  private readonly seen = new Set<string>();
+  private readonly scheduler: Scheduler;
+  private tx!: Transaction;
+
+  constructor(private readonly repo: Repo, private readonly remote: RemoteConfig, private readonly fetcher: Fetcher, private readonly opts: PullOptions) {
+    this.scheduler = new Scheduler(opts.maxConcurrency);
+  }
+
+  async run(specs: string[]): Promise<{ ref: string; checksum: Checksum }[]> {
+    if (specs.length === 0) throw new OtError('ERR_INVALID_ARGUMENT', `No refs given and remote "${this.remote.name}" has no branches= list`, { hint: `usage: ots pull ${this.remote.name} REF` });
+    const [summary] = await Promise.all([this.fetchSummary(), this.checkRemoteConfig()]);
+    const targets: { ref: string; checksum: Checksum; commitSize?: number }[] = [];
+    for (const spec of specs) {
+      const t = await this.resolve(spec, summary);
+      targets.push(t);
+      this.emit({ type: 'resolved', ref: t.ref, checksum: t.checksum });
+    }
+    this.tx = await Transaction.begin(this.repo);
+    try {
+      for (const t of targets) await this.markPartial(t.checksum);
+      for (const t of targets) this.scheduler.addMeta(() => this.fetchCommit(t.checksum, t.ref, this.opts.depth, t.commitSize));
+      await this.scheduler.idle();
+    } catch (err: unknown) {
+      // Keep what was verified so a rerun resumes; move no ref.
+      await this.tx.commit([]).catch(() => this.tx.abort());
+      throw err;
+    }
+    await this.tx.commit(targets.map((t) => ({ name: t.ref, checksum: t.checksum, remote: this.remote.name })));
+    for (const t of targets) {
+      await rm(join(this.repo.path, 'state', `${t.checksum}.commitpartial`), { force: true });
+      this.emit({ type: 'done', ref: t.ref, checksum: t.checksum });
+    }
+    return targets.map((t) => ({ ref: t.ref, checksum: t.checksum }));
+  }
+
+  private emit(e: PullEvent): void {
+    this.opts.onEvent?.(e);
+  }
+
+  private progress(): void {
+    this.emit({ type: 'progress', metadata: this.metadataFetched, content: this.contentFetched, queued: this.seen.size, bytes: this.fetcher.bytes, requests: this.fetcher.requests });
+  }
+
+  private async fetchSummary(): Promise<Summary | null> {
+    const cached = await readCachedSummary(this.repo, this.remote.name);
+    const res = await this.fetcher.fetchBytes('summary', { maxSize: MAX_METADATA_SIZE, optional: true, ifNoneMatch: cached?.etag });
+    if (res.status === 304 && cached) return decodeSummary(cached.bytes);
+    if (res.body === null) return null;
+    const summary = decodeSummary(res.body);
+    await writeCachedSummary(this.repo, this.remote.name, res.body, res.etag);
+    return summary;
+  }
+
+  private async checkRemoteConfig(): Promise<void> {
+    const res = await this.fetcher.fetchBytes('config', { maxSize: MAX_METADATA_SIZE });
+    const mode = parseRepoMode(KeyFile.parse(Buffer.from(res.body ?? new Uint8Array(0)).toString('utf8')).get('core', 'mode'));
+    if (mode !== 'archive') {
+      throw new OtError('ERR_UNSUPPORTED', `Can't pull from archives with mode "${mode}"`, { url: this.fetcher.urlOf('config'), hint: 'only archive repositories can be served over HTTP' });
+    }
+  }
+
+  private async resolve(spec: string, summary: Summary | null): Promise<{ ref: string; checksum: Checksum; commitSize?: number }> {
+    const at = spec.indexOf('@');
+    const ref = at === -1 ? spec : spec.slice(0, at);
+    validateRefName(ref);
+    if (at !== -1) return { ref, checksum: parseChecksum(spec.slice(at + 1), `commit in ${spec}`) };
+    if (summary !== null) {
+      const entry = findSummaryRef(summary, ref);
+      if (!entry) throw new OtError('ERR_REF_NOT_FOUND', `No such branch '${ref}' in repository summary`, { url: this.fetcher.urlOf('summary'), hint: `list the remote's refs with: ots remote refs ${this.remote.name}` });
+      return { ref, checksum: entry.checksum, commitSize: Number(entry.commitSize) };
+    }
+    const res = await this.fetcher.fetchBytes(`refs/heads/${ref}`, { maxSize: 1024 });
+    return { ref, checksum: parseChecksum(Buffer.from(res.body ?? new Uint8Array(0)).toString('utf8').trim(), `remote ref ${ref}`) };
+  }
+
+  private async markPartial(commit: Checksum): Promise<void> {
+    await mkdir(join(this.repo.path, 'state'), { recursive: true });
+    await writeFile(join(this.repo.path, 'state', `${commit}.commitpartial`), '');
+  }
+
+  private async fetchCommit(csum: Checksum, ref: string | null, depth: number, sizeHint?: number): Promise<void> {
+    const meta = await this.fetcher.fetchBytes(objectPath(csum, 'commitmeta'), { maxSize: MAX_METADATA_SIZE, optional: true });
+    if (meta.body !== null) {
+      verifyMetadata('commitmeta', csum, meta.body, this.fetcher.urlOf(objectPath(csum, 'commitmeta')));
+      await this.tx.writeMetadata('commitmeta', meta.body, csum);
+    }
+    let commit: Commit;
+    const complete = (await this.repo.hasObject(csum, 'commit')) && !(await this.repo.isCommitPartial(csum));
+    if (await this.tx.hasObject(csum, 'commit')) {
+      commit = await this.repo.loadCommit(csum);
+    } else {
+      const path = objectPath(csum, 'commit');
+      const res = await this.fetcher.fetchBytes(path, { maxSize: sizeHint !== undefined && sizeHint > 0 && sizeHint < MAX_METADATA_SIZE ? Math.max(sizeHint, 1024) : MAX_METADATA_SIZE, optional: ref === null });
+      if (res.body === null) return; // a missing parent commit ends the history walk
+      commit = verifyMetadata('commit', csum, res.body, this.fetcher.urlOf(path)) as Commit;
+      if (ref !== null) checkRefBinding(csum, commit, ref);
+      await this.tx.writeMetadata('commit', res.body, csum);
+      this.metadataFetched++;
+    }
+    if (ref === null) await this.markPartial(csum);
+    if (commit.parent !== null && depth !== 0) {
+      const parent = commit.parent;
+      this.scheduler.addMeta(() => this.fetchCommit(parent, null, depth - 1));
+    }
+    if (this.opts.commitMetadataOnly || (complete && ref !== null)) return;
+    this.needDirmeta(commit.rootDirmeta);
+    this.needDirtree(commit.rootDirtree);
+  }
+
+  private needDirmeta(csum: Checksum): void {
+    const key = `dirmeta:${csum}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (this.repo.hasObjectSync(csum, 'dirmeta')) return;
+    this.scheduler.addMeta(async () => {
+      const path = objectPath(csum, 'dirmeta');
+      const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
+      verifyMetadata('dirmeta', csum, res.body ?? new Uint8Array(0), this.fetcher.urlOf(path));
+      await this.tx.writeMetadata('dirmeta', res.body ?? new Uint8Array(0), csum);
+      this.metadataFetched++;
+    });
+  }
+
+  private needDirtree(csum: Checksum): void {
+    const key = `dirtree:${csum}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.scheduler.addMeta(async () => {
+      let tree: Dirtree;
+      if (this.repo.hasObjectSync(csum, 'dirtree')) {
+        tree = await this.repo.loadDirtree(csum);
+      } else {
+        const path = objectPath(csum, 'dirtree');
+        const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
+        tree = verifyMetadata('dirtree', csum, res.body ?? new Uint8Array(0), this.fetcher.urlOf(path)) as Dirtree;
+        await this.tx.writeMetadata('dirtree', res.body ?? new Uint8Array(0), csum);
+        this.metadataFetched++;
+        this.progress();
+      }
+      for (const d of tree.dirs) { this.needDirmeta(d.dirmeta); this.needDirtree(d.dirtree); }
+      for (const f of tree.files) this.needContent(f.checksum);
+    });
+  }
+
+  private needContent(csum: Checksum): void {
+    const key = `file:${csum}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (this.repo.hasObjectSync(csum, 'file')) return;
+    this.scheduler.addContent(async () => {
+      const path = objectPath(csum, 'file');
+      const url = this.fetcher.urlOf(path);
+      const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_CONTENT_SIZE });
+      const bytes = res.body ?? new Uint8Array(0);
+      const { header, payload } = await verifyArchiveContent(csum, bytes, url);
+      if (this.repo.isArchive) await this.tx.writeArchiveContentRaw(csum, bytes);
+      else await this.tx.writeContentAs(csum, header, payload);
+      this.contentFetched++;
+      if (this.contentFetched % 64 === 0) this.progress();
+    });
+  }
+}
+
+function objectPath(csum: Checksum, type: 'commit' | 'commitmeta' | 'dirtree' | 'dirmeta' | 'file'): string {
+  return `objects/${csum.slice(0, 2)}/${csum.slice(2)}.${type === 'file' ? 'filez' : type}`;
+}
+
+function checkRefBinding(csum: Checksum, commit: Commit, ref: string): void {
+  const binding = vardictGet(commit.metadata, 'ostree.ref-binding');
+  if (binding === undefined || binding.type !== 'as') return;
+  const refs = binding.value as string[];
+  if (!refs.includes(ref)) {
+    throw new OtError('ERR_FORBIDDEN', `Commit ${csum}: Commit has no requested ref '${ref}' in ref binding metadata ('${refs.join("', '")}')`, {
+      checksum: csum, hint: 'the server published this commit under a ref it was not made for',
+    });
+  }
+}
+
+
