@@ -2,6 +2,10 @@
 // bounded bodies (maxSize), optional 404s, conditional requests, retries for
 // transient failures, and a stall timeout (no bytes for N seconds) instead of
 // hanging (STYLE §9, ostree-fetcher.h: request_to_membuf / request_to_tmpfile).
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 import { OtError } from '../../shared/errors.js';
 import { backoffMs, isRetryable } from './retry.js';
@@ -20,6 +24,8 @@ export interface FetcherOptions {
 export interface FetchResult {
   status: number;
   body: Uint8Array | null;
+  /** Set instead of `body` when the response was spilled to disk (see FetchOptions.spill). */
+  file?: { path: string; size: number };
   etag?: string;
   lastModified?: string;
 }
@@ -30,6 +36,12 @@ export interface FetchOptions {
   optional?: boolean;
   ifNoneMatch?: string;
   ifModifiedSince?: string;
+  /**
+   * Responses larger than `threshold` bytes (by Content-Length) are streamed
+   * to a new file at `path()` instead of memory, so a 2 GiB object needs no
+   * 2 GiB buffer.
+   */
+  spill?: { threshold: number; path: () => string };
 }
 
 /** Strip credentials from a URL before it reaches a message or a log. */
@@ -102,6 +114,7 @@ export class Fetcher {
       res.body.destroy();
       throw new OtError('ERR_TOO_LARGE', `${url} is ${declared} bytes, more than the limit of ${opts.maxSize}`, { url, expected: opts.maxSize, found: declared });
     }
+    if (opts.spill && declared > opts.spill.threshold) return this.spillToFile(res.body, url, declared, opts.spill.path());
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body) {
@@ -118,6 +131,25 @@ export class Fetcher {
     this.bytes += size;
     const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
     return { status: 200, body: new Uint8Array(buf.buffer, buf.byteOffset, buf.length), etag: header('etag'), lastModified: header('last-modified') };
+  }
+
+  private async spillToFile(body: AsyncIterable<unknown> & { destroy: () => void }, url: string, declared: number, path: string): Promise<FetchResult> {
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    let size = 0;
+    try {
+      await pipeline(body as unknown as Readable, new Transform({
+        transform(chunk: Buffer, _enc, cb) { size += chunk.length; cb(size > declared ? new Error('body longer than Content-Length') : null, chunk); },
+      }), out);
+    } catch (err: unknown) {
+      await rm(path, { force: true });
+      throw err;
+    }
+    if (size !== declared) {
+      await rm(path, { force: true });
+      throw new OtError('ERR_NETWORK', `Truncated response for ${url}: ${size} of ${declared} bytes`, { url, expected: declared, found: size });
+    }
+    this.bytes += size;
+    return { status: 200, body: null, file: { path, size } };
   }
 
   async close(): Promise<void> {

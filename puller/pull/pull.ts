@@ -4,16 +4,17 @@
 // repo lacks, verifying every object before it is staged. Refs move only
 // after the whole transaction is durable; a failed pull keeps the verified
 // objects (so a rerun resumes) and the commitpartial marker.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { vardictGet } from '../../shared/gvariant/index.js';
-import { parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
-import { KeyFile, Transaction, parseRepoMode, validateRefName, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
+import { decodeArchiveHeader, isSymlink, parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
+import { KeyFile, Transaction, parseRepoMode, tmpName, validateRefName, writeLargeContent, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
 import { decodeSummary, findSummaryRef, type Summary } from '../../shared/summary/index.js';
 import { Fetcher } from '../fetch/fetcher.js';
 import { Scheduler } from './scheduler.js';
 import { verifyArchiveContent, verifyMetadata } from './verify.js';
+import { verifyArchiveContentFile } from './verify-file.js';
 import { readCachedSummary, writeCachedSummary } from './summary-cache.js';
 
 /** OSTREE_MAX_METADATA_SIZE. */
@@ -214,6 +215,24 @@ class Pull {
     });
   }
 
+  /** Verify a spilled .filez and move it (archive) or its inflated payload (bare modes) into staging. */
+  private async storeSpilled(csum: Checksum, file: string, url: string): Promise<void> {
+    try {
+      if (this.repo.isArchive) {
+        await verifyArchiveContentFile(csum, file, url, null);
+        await this.tx.stage(csum, 'file', false, (dest) => rename(file, dest));
+        return;
+      }
+      const payload = `${file}.payload`;
+      const header = await verifyArchiveContentFile(csum, file, url, payload);
+      if (isSymlink(header)) await this.tx.writeContentAs(csum, header, new Uint8Array(0));
+      else await writeLargeContent(this.tx, header, payload, csum, { move: true });
+      await rm(payload, { force: true });
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
   private needContent(csum: Checksum): void {
     const key = `file:${csum}`;
     if (this.seen.has(key)) return;
@@ -222,14 +241,41 @@ class Pull {
     this.scheduler.addContent(async () => {
       const path = objectPath(csum, 'file');
       const url = this.fetcher.urlOf(path);
-      const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_CONTENT_SIZE });
+      const res = await this.fetcher.fetchBytes(path, {
+        maxSize: MAX_CONTENT_SIZE, spill: { threshold: SPILL_THRESHOLD, path: () => join(this.tx.stagingDir, tmpName('fetch')) },
+      });
+      if (res.file) {
+        await this.storeSpilled(csum, res.file.path, url);
+        this.contentFetched++;
+        return;
+      }
       const bytes = res.body ?? new Uint8Array(0);
+      if (declaredSize(bytes) > SPILL_THRESHOLD) {
+        // Small on the wire but large inflated (e.g. a sparse image): verify by streaming.
+        const spill = join(this.tx.stagingDir, tmpName('fetch'));
+        await writeFile(spill, bytes, { flag: 'wx', mode: 0o600 });
+        await this.storeSpilled(csum, spill, url);
+        this.contentFetched++;
+        return;
+      }
       const { header, payload } = await verifyArchiveContent(csum, bytes, url);
       if (this.repo.isArchive) await this.tx.writeArchiveContentRaw(csum, bytes);
       else await this.tx.writeContentAs(csum, header, payload);
       this.contentFetched++;
       if (this.contentFetched % 64 === 0) this.progress();
     });
+  }
+}
+
+/** Content objects above this size stream through a file instead of memory. */
+const SPILL_THRESHOLD = 8 * 1024 * 1024;
+
+/** The uncompressed size a .filez declares, or 0 when its header is unreadable (verification reports that). */
+function declaredSize(bytes: Uint8Array): number {
+  try {
+    return Number(decodeArchiveHeader(bytes).size ?? 0n);
+  } catch {
+    return 0;
   }
 }
 

@@ -2,9 +2,11 @@
 // Everything is created below a directory we made, names are validated, and
 // nothing is ever opened through a symlink: files are created with O_EXCL
 // (which does not follow a final symlink) and existing directories are lstat'ed.
-import { chmod, chown, lchown, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, copyFile, lchown, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { OtError, isErrno } from '../errors.js';
+import { pipeline } from 'node:stream/promises';
+import { OtError, isErrno, isOtError } from '../errors.js';
 import { S_IFLNK, S_IFMT, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
 import { Limiter } from './limiter.js';
 import type { Repo } from './repo.js';
@@ -22,6 +24,8 @@ export interface CheckoutOptions {
 }
 
 export interface CheckoutStats { files: number; dirs: number }
+
+const STREAM_ABOVE = 8 * 1024 * 1024;
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -116,15 +120,33 @@ class Checkout {
   }
 
   private async copy(csum: Checksum, path: string): Promise<void> {
-    const { header, payload } = await this.repo.readContent(csum);
-    if ((header.mode & S_IFMT) === S_IFLNK) {
-      await symlink(header.symlinkTarget, path);
-      if (!this.userMode) await lchown(path, header.uid, header.gid);
+    if (!this.repo.isArchive) {
+      const { header } = await this.repo.readContentHeader(csum);
+      if (await this.maybeSymlink(header, path)) return;
+      await copyFile(this.repo.objectPath(csum, 'file'), path, constants.COPYFILE_EXCL);
+      await this.applyMeta(path, header, true);
       return;
     }
-    const fh = await open(path, 'wx', 0o600);
-    try { await fh.writeFile(payload); } finally { await fh.close(); }
-    await this.applyMeta(path, header, true);
+    try {
+      const { header, payload } = await this.repo.readContent(csum, { maxSize: STREAM_ABOVE });
+      if (await this.maybeSymlink(header, path)) return;
+      const fh = await open(path, 'wx', 0o600);
+      try { await fh.writeFile(payload); } finally { await fh.close(); }
+      await this.applyMeta(path, header, true);
+    } catch (err: unknown) {
+      if (!isOtError(err, 'ERR_TOO_LARGE')) throw err;
+      // Large files stream through: memory stays bounded whatever the file size.
+      const { header, stream } = await this.repo.openContentStream(csum);
+      await pipeline(stream(), createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+      await this.applyMeta(path, header, true);
+    }
+  }
+
+  private async maybeSymlink(header: FileHeader, path: string): Promise<boolean> {
+    if ((header.mode & S_IFMT) !== S_IFLNK) return false;
+    await symlink(header.symlinkTarget, path);
+    if (!this.userMode) await lchown(path, header.uid, header.gid);
+    return true;
   }
 
   private async applyMeta(path: string, meta: FileMeta | FileHeader, isFile: boolean): Promise<void> {

@@ -1,7 +1,7 @@
 // Content objects too large for memory: streamed from a source file into the
 // staging area (deflated for archive repos), with bounded memory.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, chmod } from 'node:fs/promises';
+import { copyFile, chmod, rename } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createDeflateRaw } from 'node:zlib';
 import { encodeArchiveHeader, encodeDirmeta, type Checksum, type FileHeader } from '../objects/index.js';
@@ -11,11 +11,13 @@ import { stat, chown } from 'node:fs/promises';
 
 /**
  * Store the regular file at `src` as content object `csum` (already computed
- * over the canonical stream by the caller). Returns `csum`.
+ * over the canonical stream by the caller). With `move` (bare modes only) the
+ * file is renamed into staging instead of copied. Returns `csum`.
  */
-export async function writeLargeContent(tx: Transaction, header: FileHeader, src: string, csum: Checksum): Promise<Checksum> {
+export async function writeLargeContent(tx: Transaction, header: FileHeader, src: string, csum: Checksum, opts: { move?: boolean } = {}): Promise<Checksum> {
   const mode = tx.repo.mode;
   await tx.stage(csum, 'file', false, async (path) => {
+    if (mode === 'archive' && opts.move) throw new Error('writeLargeContent: move needs a payload, not a .filez; use tx.stage');
     if (mode === 'archive') {
       const size = (await stat(src)).size;
       const out = createWriteStream(path, { flags: 'wx', mode: 0o644 });
@@ -23,7 +25,8 @@ export async function writeLargeContent(tx: Transaction, header: FileHeader, src
       await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), createDeflateRaw({ level: 6 }), out);
       return;
     }
-    await copyFile(src, path);
+    if (opts.move) await rename(src, path);
+    else await copyFile(src, path);
     if (mode === 'bare-user') {
       await chmod(path, (header.mode & 0o775) | 0o400);
       await writeXattr(path, OSTREEMETA_XATTR, encodeDirmeta(header));

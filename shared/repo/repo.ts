@@ -1,7 +1,9 @@
 // A repository on disk: open/create, object paths, reading objects and refs
 // (repo-layout.md). Writes go through Transaction (transaction.ts).
-import { lstatSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { createReadStream, lstatSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createInflateRaw } from 'node:zlib';
+import { lstat, mkdir, open, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno, prefixError } from '../errors.js';
 import {
@@ -166,17 +168,26 @@ export class Repo {
     return { header: { ...owner, mode, xattrs, symlinkTarget: '' }, size: st.size };
   }
 
-  /** Read a whole content object into memory (use for files of modest size). */
-  async readContent(csum: Checksum): Promise<ContentObject> {
+  /**
+   * Read a whole content object into memory. With `maxSize`, a payload larger
+   * than that throws ERR_TOO_LARGE before it is read (use openContentStream).
+   */
+  async readContent(csum: Checksum, opts: { maxSize?: number } = {}): Promise<ContentObject> {
     const path = this.objectPath(csum, 'file');
     try {
       if (this.isArchive) {
         const bytes = new Uint8Array(await readFile(path));
         const { header, size, payloadOffset } = decodeArchiveHeader(bytes);
+        if (opts.maxSize !== undefined && (size ?? 0n) > BigInt(opts.maxSize)) {
+          throw new OtError('ERR_TOO_LARGE', `Payload of ${size} bytes is over the in-memory limit`, { checksum: csum });
+        }
         const payload = await inflatePayload(bytes.subarray(payloadOffset), size ?? 0n);
         return { header, payload };
       }
-      const { header } = await this.bareHeader(path);
+      const { header, size } = await this.bareHeader(path);
+      if (opts.maxSize !== undefined && size > opts.maxSize) {
+        throw new OtError('ERR_TOO_LARGE', `Payload of ${size} bytes is over the in-memory limit`, { checksum: csum });
+      }
       const payload = (header.mode & S_IFMT) === S_IFLNK ? new Uint8Array(0) : new Uint8Array(await readFile(path));
       return { header, payload };
     } catch (err: unknown) {
@@ -184,7 +195,39 @@ export class Repo {
     }
   }
 
+  /**
+   * Open a content object's payload as a stream (bounded memory, for large
+   * files). Symlinks have an empty payload.
+   */
+  async openContentStream(csum: Checksum): Promise<{ header: FileHeader; size: number; stream: () => Readable }> {
+    const path = this.objectPath(csum, 'file');
+    try {
+      if (!this.isArchive) {
+        const { header, size } = await this.bareHeader(path);
+        return { header, size, stream: () => ((header.mode & S_IFMT) === S_IFLNK ? Readable.from([]) : createReadStream(path)) };
+      }
+      const fh = await open(path, 'r');
+      let head: Buffer;
+      try {
+        const len = Buffer.alloc(8);
+        await fh.read(len, 0, 8, 0);
+        const h = len.readUInt32BE(0);
+        if (h === 0 || h > 1024 * 1024) throw new OtError('ERR_BAD_FORMAT', `File header size ${h} is invalid`);
+        head = Buffer.alloc(8 + h);
+        await fh.read(head, 0, 8 + h, 0);
+      } finally {
+        await fh.close();
+      }
+      const { header, size, payloadOffset } = decodeArchiveHeader(new Uint8Array(head));
+      const n = Number(size ?? 0n);
+      return { header, size: n, stream: () => (n === 0 ? Readable.from([]) : createReadStream(path, { start: payloadOffset }).pipe(createInflateRaw())) };
+    } catch (err: unknown) {
+      throw this.contentError(err, csum);
+    }
+  }
+
   private contentError(err: unknown, csum: Checksum): OtError {
+    if (err instanceof OtError && err.code === 'ERR_TOO_LARGE') return err;
     if (isErrno(err, 'ENOENT')) {
       return new OtError('ERR_OBJECT_NOT_FOUND', `No such content object ${csum}`, { checksum: csum, objectType: 'file', cause: err });
     }
