@@ -10,9 +10,11 @@ export interface ServerConfig {
   logLevel: string;
   /** Log one line per request (method, path, status, bytes) at info level. */
   accessLog: boolean;
+  /** Worker processes sharing the port (node:cluster); 1 = serve from this process. */
+  workers: number;
 }
 
-const USAGE = 'ots-server --repo PATH [--host 127.0.0.1] [--port 8080] [--base-path /] [--log-level info] [--access-log]';
+const USAGE = 'ots-server --repo PATH [--host 127.0.0.1] [--port 8080] [--base-path /] [--log-level info] [--access-log] [--workers N]';
 
 /** Build the config from argv and env (OTS_REPO, OTS_HOST, OTS_PORT, OTS_BASE_PATH, OTS_LOG_LEVEL). */
 export function loadConfig(argv: string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
@@ -22,7 +24,7 @@ export function loadConfig(argv: string[], env: Readonly<Record<string, string |
       args: argv, strict: true,
       options: {
         repo: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, 'base-path': { type: 'string' },
-        'log-level': { type: 'string' }, 'access-log': { type: 'boolean' },
+        'log-level': { type: 'string' }, 'access-log': { type: 'boolean' }, workers: { type: 'string' },
       },
     }));
   } catch (err: unknown) {
@@ -32,6 +34,8 @@ export function loadConfig(argv: string[], env: Readonly<Record<string, string |
   if (!repo) throw new OtError('ERR_INVALID_ARGUMENT', 'No repository given', { hint: `usage: ${USAGE}` });
   const port = Number(values.port ?? env.OTS_PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OtError('ERR_INVALID_ARGUMENT', `Invalid port ${values.port}`);
+  const workers = Number(values.workers ?? env.OTS_WORKERS ?? 1);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new OtError('ERR_INVALID_ARGUMENT', `Invalid --workers ${values.workers}`);
   let basePath = values['base-path'] ?? env.OTS_BASE_PATH ?? '/';
   if (!basePath.startsWith('/')) basePath = `/${basePath}`;
   return {
@@ -39,5 +43,6 @@ export function loadConfig(argv: string[], env: Readonly<Record<string, string |
     host: values.host ?? env.OTS_HOST ?? '127.0.0.1',
     logLevel: values['log-level'] ?? env.OTS_LOG_LEVEL ?? 'info',
     accessLog: values['access-log'] === true || env.OTS_ACCESS_LOG === '1',
+    workers,
   };
 }

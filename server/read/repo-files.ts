@@ -28,6 +28,13 @@ export async function repoFiles(app: FastifyInstance, opts: RepoFilesOptions): P
   app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler });
 }
 
+/** HTTP-date of a mtime, memoised for the last value (objects share few distinct mtimes). */
+let lastDate = { ms: -1, text: '' };
+function httpDate(ms: number): string {
+  if (ms !== lastDate.ms) lastDate = { ms, text: new Date(ms).toUTCString() };
+  return lastDate.text;
+}
+
 async function notFound(reply: FastifyReply): Promise<number> {
   await reply.code(404).header('cache-control', 'no-cache').type('text/plain').send('Not found\n');
   return 0;
@@ -35,6 +42,20 @@ async function notFound(reply: FastifyReply): Promise<number> {
 
 async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, rel: string, cls: PathClass, repoPath: string): Promise<number> {
   if (req.headers.range !== undefined) return serveRange(req, reply, rel, cls, repoPath, root);
+  const small = root.readSmallSync(rel, SMALL);
+  if (small === null) return notFound(reply);
+  if (small !== 'large') {
+    const etag = etagOf(small.size, small.mtimeMs);
+    reply.headers({
+      'cache-control': cacheControl(cls), etag, 'last-modified': httpDate(small.mtimeMs),
+      'accept-ranges': 'bytes', 'content-type': 'application/octet-stream',
+    });
+    if (isNotModified(req.headers, etag, small.mtimeMs)) { await reply.code(304).send(); return 0; }
+    reply.header('content-length', small.size);
+    if (req.method === 'HEAD') { await reply.send(); return 0; }
+    await reply.send(small.body);
+    return small.size;
+  }
   const file = await root.openFile(rel);
   if (file === null) return notFound(reply);
   const etag = etagOf(file.size, file.mtimeMs);
