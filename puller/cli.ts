@@ -9,6 +9,8 @@ import { init } from './commands/init.js';
 import { log } from './commands/log.js';
 import { ls } from './commands/ls.js';
 import { pull } from './commands/pull.js';
+import { gpgSignCmd } from './commands/gpg-sign.js';
+import { sign } from './commands/sign.js';
 import { remote } from './commands/remote.js';
 import { refs } from './commands/refs.js';
 import { revParse } from './commands/rev-parse.js';
@@ -30,6 +32,8 @@ const COMMANDS: Record<string, [Command, string]> = {
   summary: [summary, 'Manage summary metadata'],
   remote: [remote, 'Remote commands that may involve network access'],
   pull: [pull, 'Download data from a remote repository'],
+  'gpg-sign': [gpgSignCmd, 'Sign a commit with GPG'],
+  sign: [sign, 'Sign or verify a commit with ed25519'],
 };
 
 function usage(): string {

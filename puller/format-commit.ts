@@ -12,7 +12,7 @@ export function formatCommit(csum: Checksum, c: Commit): string[] {
   const version = c.metadata.find(([k]) => k === 'version')?.[1];
   if (version?.type === 's') lines.push(`Version: ${version.value as string}`);
   lines.push('');
-  lines.push(`    ${c.subject}`);
+  lines.push(`    ${c.subject === '' ? '(no subject)' : c.subject}`);
   if (c.body !== '') {
     lines.push('');
     for (const l of c.body.split('\n')) lines.push(`    ${l}`);

@@ -8,10 +8,11 @@ import {
 } from '../../shared/repo/index.js';
 import { openRepo, parseCommand, type Command } from '../context.js';
 import { parseTimestamp } from '../parse-time.js';
+import { detachedSignatures, hasSigningKeys } from '../sign-objects.js';
 
 const USAGE = 'ots --repo=PATH commit -b BRANCH [-s SUBJECT] [--body=BODY] [--timestamp=@EPOCH|DATE] [--parent=COMMIT|none] '
   + '[--add-metadata-string=K=V] [--owner-uid=N] [--owner-gid=N] [--canonical-permissions] [--no-xattrs] [--no-bindings] '
-  + '[--orphan] [--tree=dir=DIR | --tree=tar=FILE | DIR]';
+  + '[--orphan] [--gpg-sign=KEYID [--gpg-homedir=DIR]] [--sign=ED25519-SECRET] [--tree=dir=DIR | --tree=tar=FILE | DIR]';
 
 export const commit: Command = async (ctx, argv) => {
   const { values, positionals } = parseCommand(argv, {
@@ -29,6 +30,10 @@ export const commit: Command = async (ctx, argv) => {
     'bind-ref': { type: 'string', multiple: true },
     orphan: { type: 'boolean' },
     tree: { type: 'string', multiple: true },
+    'gpg-sign': { type: 'string', multiple: true },
+    'gpg-homedir': { type: 'string' },
+    sign: { type: 'string', multiple: true },
+    'sign-type': { type: 'string' },
   }, USAGE);
   const repo = await openRepo(ctx, values.repo);
   setTestFault(ctx.env.OSTREE_TS_TEST_FAULT);
@@ -73,6 +78,12 @@ export const commit: Command = async (ctx, argv) => {
       timestamp: values.timestamp === undefined ? ctx.now() : parseTimestamp(values.timestamp),
       rootDirtree, rootDirmeta: tree.metaChecksum ?? defaultMeta,
     }));
+    // Sign before the ref moves: the signature lands in the same transaction as the commit.
+    const signWith = { gpgKeyIds: values['gpg-sign'], gpgHomedir: values['gpg-homedir'], ed25519Keys: values.sign };
+    if (hasSigningKeys(signWith)) {
+      if ((values['sign-type'] ?? 'ed25519') !== 'ed25519') throw new OtError('ERR_UNSUPPORTED', `Requested signature type is not implemented: ${values['sign-type']}`);
+      await tx.writeMetadata('commitmeta', await detachedSignatures(await tx.readStaged(csum, 'commit'), signWith), csum);
+    }
     await tx.commit(branch ? [{ name: branch, checksum: csum }] : []);
     ctx.io.out(csum);
     return 0;

@@ -49,6 +49,7 @@ export const pull: Command = async (ctx, argv) => {
     stallTimeoutMs: 1000 * Math.max(1, intFlag(values['stall-timeout'], 30, '--stall-timeout')),
     headers,
     onEvent,
+    globalGpgDir: ctx.env.OSTREE_GPG_HOME ?? '/usr/share/ostree/trusted.gpg.d',
   });
   progress.done();
   if (values.json) {

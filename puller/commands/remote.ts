@@ -1,12 +1,15 @@
 // ots remote add|delete|list|show-url|refs|summary (ostree remote).
 import { OtError } from '../../shared/errors.js';
-import { listRemotes, readRemote, remoteGroup, validateRemoteName } from '../../shared/repo/index.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { listRemotes, readRemote, remoteGroup, validateRemoteName, writeFileAtomic } from '../../shared/repo/index.js';
+import { readGpgPublicKeys, type GpgPublicKey } from '../../shared/sign/index.js';
 import { decodeSummary } from '../../shared/summary/index.js';
 import { needArgs, openRepo, parseCommand, type Command, type CommandContext } from '../context.js';
 import { Fetcher } from '../fetch/fetcher.js';
 import { jsonValue } from '../format-commit.js';
 
-const USAGE = 'ots --repo=PATH remote (add [--no-gpg-verify] [--if-not-exists] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME)';
+const USAGE = 'ots --repo=PATH remote (add [--no-gpg-verify] [--gpg-import=FILE] [--sign-verify=ed25519=inline:KEY] [--if-not-exists] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME | gpg-import NAME -k FILE)';
 
 export const remote: Command = async (ctx, argv) => {
   const [sub, ...rest] = argv;
@@ -16,6 +19,7 @@ export const remote: Command = async (ctx, argv) => {
     case 'list': return list(ctx, rest);
     case 'show-url': return showUrl(ctx, rest);
     case 'refs': case 'summary': return summary(ctx, rest, sub);
+    case 'gpg-import': return gpgImport(ctx, rest);
     default: throw new OtError('ERR_INVALID_ARGUMENT', `Unknown remote subcommand '${sub ?? ''}'`, { hint: `usage: ${USAGE}` });
   }
 };
@@ -23,6 +27,7 @@ export const remote: Command = async (ctx, argv) => {
 async function add(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     'no-gpg-verify': { type: 'boolean' }, 'if-not-exists': { type: 'boolean' }, set: { type: 'string', multiple: true },
+    'gpg-import': { type: 'string', multiple: true }, 'sign-verify': { type: 'string', multiple: true },
   }, USAGE);
   needArgs(positionals, 2, USAGE);
   const [name, url, ...branches] = positionals as [string, string, ...string[]];
@@ -41,8 +46,48 @@ async function add(ctx: CommandContext, argv: string[]): Promise<number> {
     if (i <= 0) throw new OtError('ERR_INVALID_ARGUMENT', `--set needs KEY=VALUE, got ${kv}`);
     repo.config.set(g, kv.slice(0, i), kv.slice(i + 1));
   }
+  for (const sv of values['sign-verify'] ?? []) {
+    // ostree's form: ed25519=inline:KEY or ed25519=file:PATH
+    const m = /^ed25519=(inline|file):(.+)$/.exec(sv);
+    if (!m) throw new OtError('ERR_INVALID_ARGUMENT', `--sign-verify needs ed25519=inline:KEY or ed25519=file:PATH, got ${sv}`);
+    repo.config.set(g, 'sign-verify', 'true');
+    repo.config.set(g, m[1] === 'inline' ? 'verification-ed25519-key' : 'verification-ed25519-file', m[2] as string);
+  }
   await repo.writeConfig();
+  for (const f of values['gpg-import'] ?? []) await importKeys(repo.path, name, [f]);
   return 0;
+}
+
+async function gpgImport(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { keyring: { type: 'string', short: 'k', multiple: true } }, USAGE);
+  needArgs(positionals, 1, USAGE);
+  const repo = await openRepo(ctx, values.repo);
+  const name = positionals[0] as string;
+  readRemote(repo.config, name);
+  const n = await importKeys(repo.path, name, [...(values.keyring ?? []), ...positionals.slice(1)]);
+  ctx.io.out(`Imported ${n} GPG key${n === 1 ? '' : 's'} to remote "${name}"`);
+  return 0;
+}
+
+/** Merge the public keys in `files` into REPO/NAME.trustedkeys.gpg (a binary keyring, as ostree writes it). */
+async function importKeys(repoPath: string, name: string, files: string[]): Promise<number> {
+  if (files.length === 0) throw new OtError('ERR_INVALID_ARGUMENT', 'No key files given', { hint: 'pass -k KEYFILE' });
+  const ring = join(repoPath, `${name}.trustedkeys.gpg`);
+  let existing: GpgPublicKey[] = [];
+  try { existing = await readGpgPublicKeys(new Uint8Array(await readFile(ring))); } catch { existing = []; }
+  const seen = new Set(existing.map((k) => k.getFingerprint()));
+  let added = 0;
+  const all = [...existing];
+  for (const f of files) {
+    for (const k of await readGpgPublicKeys(new Uint8Array(await readFile(f)))) {
+      if (seen.has(k.getFingerprint())) continue;
+      seen.add(k.getFingerprint());
+      all.push(k.toPublic());
+      added++;
+    }
+  }
+  await writeFileAtomic(ring, Buffer.concat(all.map((k) => Buffer.from(k.toPublic().write()))));
+  return added;
 }
 
 async function del(ctx: CommandContext, argv: string[]): Promise<number> {

@@ -8,16 +8,22 @@ import { updateSummary } from '../../shared/repo/index.js';
 import { decodeSummary } from '../../shared/summary/index.js';
 import { openRepo, parseCommand, type Command } from '../context.js';
 import { jsonValue } from '../format-commit.js';
+import { hasSigningKeys, signSummary } from '../sign-objects.js';
 import { formatDate } from '../parse-time.js';
 
-const USAGE = 'ots --repo=PATH summary (-u [--add-metadata-string=K=V] | -v [--json])';
+const USAGE = 'ots --repo=PATH summary (-u [--add-metadata-string=K=V] [--gpg-sign=KEYID [--gpg-homedir=DIR]] [--sign=ED25519-SECRET] | -v [--json])';
 
 export const summary: Command = async (ctx, argv) => {
   const { values } = parseCommand(argv, {
     update: { type: 'boolean', short: 'u' },
     view: { type: 'boolean', short: 'v' },
     'add-metadata-string': { type: 'string', multiple: true },
+    'gpg-sign': { type: 'string', multiple: true },
+    'gpg-homedir': { type: 'string' },
+    sign: { type: 'string', multiple: true },
+    'sign-type': { type: 'string' },
   }, USAGE);
+  const signWith = { gpgKeyIds: values['gpg-sign'], gpgHomedir: values['gpg-homedir'], ed25519Keys: values.sign };
   const repo = await openRepo(ctx, values.repo);
   if (values.update) {
     const extra = (values['add-metadata-string'] ?? []).map((kv) => {
@@ -26,6 +32,11 @@ export const summary: Command = async (ctx, argv) => {
       return [kv.slice(0, i), new Variant('s', kv.slice(i + 1))] as const;
     });
     await updateSummary(repo, { now: ctx.now(), extraMetadata: extra });
+    if (hasSigningKeys(signWith)) await signSummary(repo, signWith);
+    return 0;
+  }
+  if (hasSigningKeys(signWith)) {
+    await signSummary(repo, signWith);
     return 0;
   }
   if (!values.view) throw new OtError('ERR_INVALID_ARGUMENT', 'Nothing to do', { hint: `usage: ${USAGE}` });

@@ -16,6 +16,8 @@ import { Scheduler } from './scheduler.js';
 import { verifyArchiveContent, verifyMetadata } from './verify.js';
 import { verifyArchiveContentFile } from './verify-file.js';
 import { readCachedSummary, writeCachedSummary } from './summary-cache.js';
+import { SignaturePolicy } from './signature-policy.js';
+import { decodeDetached } from '../../shared/sign/index.js';
 
 /** OSTREE_MAX_METADATA_SIZE. */
 export const MAX_METADATA_SIZE = 10 * 1024 * 1024;
@@ -31,6 +33,8 @@ export interface PullOptions {
   headers: Record<string, string>;
   stallTimeoutMs: number;
   onEvent?: (e: PullEvent) => void;
+  /** Trusted keyring directory used when a remote has no keyring of its own. */
+  globalGpgDir: string;
 }
 
 export type PullEvent =
@@ -51,15 +55,11 @@ interface Target { ref: string | null; checksum: Checksum | null }
 
 /** Pull `specs` (REF or REF@COMMIT; all configured branches when empty) from `remote`. */
 export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], opts: PullOptions): Promise<PullResult> {
-  if (remote.gpgVerify || remote.gpgVerifySummary) {
-    throw new OtError('ERR_UNSUPPORTED', `Remote "${remote.name}" requires GPG verification, which this build does not implement yet`, {
-      hint: `add the remote with --no-gpg-verify, or set gpg-verify=false for it (ots remote add --no-gpg-verify ${remote.name} URL)`,
-    });
-  }
+  const policy = await SignaturePolicy.load(repo.path, remote, { globalGpgDir: opts.globalGpgDir });
   const started = Date.now();
   const fetcher = new Fetcher(remote.url, { connections: opts.maxConcurrency, headers: opts.headers, retries: opts.retries, stallTimeoutMs: opts.stallTimeoutMs });
   try {
-    const p = new Pull(repo, remote, fetcher, opts);
+    const p = new Pull(repo, remote, fetcher, opts, policy);
     const refs = await p.run(specs.length > 0 ? specs : remote.branches);
     return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: fetcher.bytes, requests: fetcher.requests, seconds: (Date.now() - started) / 1000 };
   } finally {
@@ -75,7 +75,10 @@ class Pull {
   private readonly scheduler: Scheduler;
   private tx!: Transaction;
 
-  constructor(private readonly repo: Repo, private readonly remote: RemoteConfig, private readonly fetcher: Fetcher, private readonly opts: PullOptions) {
+  constructor(
+    private readonly repo: Repo, private readonly remote: RemoteConfig, private readonly fetcher: Fetcher,
+    private readonly opts: PullOptions, private readonly policy: SignaturePolicy,
+  ) {
     this.scheduler = new Scheduler(opts.maxConcurrency);
   }
 
@@ -117,10 +120,17 @@ class Pull {
   private async fetchSummary(): Promise<Summary | null> {
     const cached = await readCachedSummary(this.repo, this.remote.name);
     const res = await this.fetcher.fetchBytes('summary', { maxSize: MAX_METADATA_SIZE, optional: true, ifNoneMatch: cached?.etag });
-    if (res.status === 304 && cached) return decodeSummary(cached.bytes);
-    if (res.body === null) return null;
-    const summary = decodeSummary(res.body);
-    await writeCachedSummary(this.repo, this.remote.name, res.body, res.etag);
+    const bytes = res.status === 304 && cached ? cached.bytes : res.body;
+    if (this.policy.needsSummarySig) {
+      if (bytes === null) {
+        throw new OtError('ERR_SIGNATURE_MISSING', `Remote "${this.remote.name}" has summary verification enabled but serves no summary`);
+      }
+      const sig = await this.fetcher.fetchBytes('summary.sig', { maxSize: MAX_METADATA_SIZE, optional: true });
+      await this.policy.verifySummary(bytes, sig.body === null ? null : decodeDetached(sig.body));
+    }
+    if (bytes === null) return null;
+    const summary = decodeSummary(bytes);
+    if (res.status === 200 && res.body !== null) await writeCachedSummary(this.repo, this.remote.name, res.body, res.etag);
     return summary;
   }
 
@@ -153,21 +163,27 @@ class Pull {
 
   private async fetchCommit(csum: Checksum, ref: string | null, depth: number, sizeHint?: number): Promise<void> {
     const meta = await this.fetcher.fetchBytes(objectPath(csum, 'commitmeta'), { maxSize: MAX_METADATA_SIZE, optional: true });
-    if (meta.body !== null) {
-      verifyMetadata('commitmeta', csum, meta.body, this.fetcher.urlOf(objectPath(csum, 'commitmeta')));
-      await this.tx.writeMetadata('commitmeta', meta.body, csum);
-    }
+    if (meta.body !== null) verifyMetadata('commitmeta', csum, meta.body, this.fetcher.urlOf(objectPath(csum, 'commitmeta')));
     let commit: Commit;
+    let commitBytes: Uint8Array;
     const complete = (await this.repo.hasObject(csum, 'commit')) && !(await this.repo.isCommitPartial(csum));
-    if (await this.tx.hasObject(csum, 'commit')) {
-      commit = await this.repo.loadCommit(csum);
+    const local = await this.tx.hasObject(csum, 'commit');
+    if (local) {
+      commitBytes = await this.repo.readMetadata(csum, 'commit');
+      commit = verifyMetadata('commit', csum, commitBytes, this.repo.objectPath(csum, 'commit')) as Commit;
     } else {
       const path = objectPath(csum, 'commit');
       const res = await this.fetcher.fetchBytes(path, { maxSize: sizeHint !== undefined && sizeHint > 0 && sizeHint < MAX_METADATA_SIZE ? Math.max(sizeHint, 1024) : MAX_METADATA_SIZE, optional: ref === null });
       if (res.body === null) return; // a missing parent commit ends the history walk
-      commit = verifyMetadata('commit', csum, res.body, this.fetcher.urlOf(path)) as Commit;
-      if (ref !== null) checkRefBinding(csum, commit, ref);
-      await this.tx.writeMetadata('commit', res.body, csum);
+      commitBytes = res.body;
+      commit = verifyMetadata('commit', csum, commitBytes, this.fetcher.urlOf(path)) as Commit;
+    }
+    if (ref !== null) checkRefBinding(csum, commit, ref);
+    // Signatures are checked before the commit or its detached metadata is staged.
+    await this.policy.verifyCommit(csum, ref, commitBytes, meta.body === null ? [] : decodeDetached(meta.body));
+    if (meta.body !== null) await this.tx.writeMetadata('commitmeta', meta.body, csum);
+    if (!local) {
+      await this.tx.writeMetadata('commit', commitBytes, csum);
       this.metadataFetched++;
     }
     if (ref === null) await this.markPartial(csum);

@@ -17,3 +17,4 @@ export * from './large-content.js';
 export * from './deflate.js';
 export * from './tree-path.js';
 export * from './remotes.js';
+export * from './detached.js';

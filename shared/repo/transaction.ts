@@ -4,7 +4,7 @@
 // objects/ holding only complete objects and every ref at its old or new value.
 import { close as fsClose, fchmod as fsFchmod, mkdirSync, open as fsOpen, renameSync, rmSync, write as fsWrite } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, chown, lchown, mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno } from '../errors.js';
 import {
@@ -87,6 +87,13 @@ export class Transaction {
   /** Store a content object whose checksum the caller has computed over the canonical stream. */
   async writeContentAs(csum: Checksum, header: FileHeader, payload: Uint8Array): Promise<void> {
     await this.stage(csum, 'file', false, (path) => this.writeContentFile(path, header, payload));
+  }
+
+  /** Bytes of a metadata object staged in this transaction (or already in the repo). */
+  async readStaged(csum: Checksum, type: ObjectType): Promise<Uint8Array> {
+    const rel = loosePath(csum, type, this.repo.isArchive);
+    if (this.staged.has(rel)) return new Uint8Array(await readFile(this.stagedPath(rel)));
+    return this.repo.readMetadata(csum, type);
   }
 
   /**
