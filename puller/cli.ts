@@ -9,6 +9,7 @@ import { init } from './commands/init.js';
 import { log } from './commands/log.js';
 import { ls } from './commands/ls.js';
 import { pull } from './commands/pull.js';
+import { admin } from './commands/admin.js';
 import { gpgSignCmd } from './commands/gpg-sign.js';
 import { sign } from './commands/sign.js';
 import { remote } from './commands/remote.js';
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, [Command, string]> = {
   summary: [summary, 'Manage summary metadata'],
   remote: [remote, 'Remote commands that may involve network access'],
   pull: [pull, 'Download data from a remote repository'],
+  admin: [admin, 'Commands for managing a host system booted with ostree'],
   'gpg-sign': [gpgSignCmd, 'Sign a commit with GPG'],
   sign: [sign, 'Sign or verify a commit with ed25519'],
 };
