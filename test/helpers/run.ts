@@ -16,6 +16,7 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     child.on('error', reject);
+    child.stdin.on('error', () => undefined); // a child that never reads stdin may close it first (EPIPE)
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
     child.stdin.end(opts.input ?? '');
   });
