@@ -1,6 +1,7 @@
 // `ots`: the ostree-compatible command line. Global options, dispatch to one
 // file per verb, exit codes and error printing like ostree's.
 import { OtError, isOtError } from '../shared/errors.js';
+import { setTestFault } from '../shared/repo/index.js';
 import { cat } from './commands/cat.js';
 import { checkout } from './commands/checkout.js';
 import { commit } from './commands/commit.js';
@@ -75,6 +76,7 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
     ctx.io.err(`error: Unknown command '${verb}'\n${usage()}`);
     return 1;
   }
+  setTestFault(env.OSTREE_TS_TEST_FAULT);
   try {
     return await entry[0](ctx, rest);
   } catch (err: unknown) {

@@ -4,7 +4,7 @@ import { OtError } from '../../shared/errors.js';
 import { Variant, type VardictEntry } from '../../shared/gvariant/index.js';
 import { encodeCommit, encodeDirmeta, parseChecksum, S_IFDIR, type Checksum } from '../../shared/objects/index.js';
 import {
-  DirectoryImporter, MutableTree, Transaction, buildCommitMetadata, importTar, openTar, setTestFault, type CommitModifier,
+  DirectoryImporter, MutableTree, Transaction, buildCommitMetadata, importTar, openTar, type CommitModifier,
 } from '../../shared/repo/index.js';
 import { openRepo, parseCommand, type Command } from '../context.js';
 import { parseTimestamp } from '../parse-time.js';
@@ -36,7 +36,6 @@ export const commit: Command = async (ctx, argv) => {
     'sign-type': { type: 'string' },
   }, USAGE);
   const repo = await openRepo(ctx, values.repo);
-  setTestFault(ctx.env.OSTREE_TS_TEST_FAULT);
   const branch = values.branch;
   if (!branch && !values.orphan) throw new OtError('ERR_INVALID_ARGUMENT', 'A branch is required', { hint: 'pass -b BRANCH, or --orphan' });
   const sources = [...(values.tree ?? []), ...positionals.map((p) => `dir=${p}`)];
