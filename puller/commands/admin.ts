@@ -9,7 +9,6 @@ import { needArgs, parseCommand, type Command, type CommandContext } from '../co
 import { commitList, deploy, mergeDeployment } from '../deploy/deploy.js';
 import { Sysroot, isPinned, type Deployment } from '../deploy/sysroot.js';
 import { cleanupSysroot } from '../deploy/write-deployments.js';
-import { pull as runPull } from '../pull/pull.js';
 
 const USAGE = 'ots admin [--sysroot=PATH] (init-fs PATH | os-init OSNAME | deploy [--os=OS] [--karg=K=V...] [--karg-proc-cmdline] [--retain] [--not-as-default] REFSPEC|COMMIT | '
   + 'upgrade [--os=OS] [--pull-only|--deploy-only] | status [--json] | undeploy INDEX | set-default INDEX | rollback | pin [--unpin] INDEX | cleanup)';
@@ -114,6 +113,7 @@ async function upgrade(ctx: CommandContext, argv: string[]): Promise<number> {
   if (!merge || !refspec) throw new OtError('ERR_INVALID_ARGUMENT', `No deployment of ${os} with an origin refspec to upgrade`, { hint: 'deploy a refspec first' });
   const { remote, ref } = parseRefspec(refspec);
   if (!values['deploy-only'] && remote !== null) {
+    const { pull: runPull } = await import('../pull/pull.js');
     const result = await runPull(repo, readRemote(repo.config, remote), [ref], {
       depth: 0, commitMetadataOnly: false, maxConcurrency: 16, retries: 5, stallTimeoutMs: 30_000, headers: {},
       globalGpgDir: ctx.env.OSTREE_GPG_HOME ?? '/usr/share/ostree/trusted.gpg.d',

@@ -2,8 +2,8 @@
 // then the three-way merge with the merge deployment — files the admin
 // removed stay removed, files they changed (content, mode, owner, link
 // target) replace the new defaults, files they added are copied in.
-import { chmod, chown, copyFile, lchown, lstat, mkdir, readFile, readdir, readlink, rm, symlink } from 'node:fs/promises';
-import { constants, type Stats } from 'node:fs';
+import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { chmodSync, chownSync, constants, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isErrno } from '../../shared/errors.js';
 
@@ -13,24 +13,32 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
   try { return await lstat(p); } catch (err: unknown) { if (isErrno(err, 'ENOENT')) return null; throw err; }
 }
 
-/** Copy `src` (file, symlink or directory tree) to the absent path `dst`, keeping mode and owner. Never follows symlinks. */
+/**
+ * Copy `src` (file, symlink or directory tree) to the absent path `dst`,
+ * keeping mode and owner. Never follows symlinks. Synchronous: /etc is many
+ * small files, where thread-pool round trips dominated (bench/deploy.ts).
+ */
 export async function copyEntry(src: string, dst: string): Promise<void> {
-  const st = await lstat(src);
+  copyEntrySync(src, dst);
+}
+
+function copyEntrySync(src: string, dst: string): void {
+  const st = lstatSync(src);
   if (st.isSymbolicLink()) {
-    await symlink(await readlink(src), dst);
-    await lchown(dst, st.uid, st.gid);
+    symlinkSync(readlinkSync(src), dst);
+    lchownSync(dst, st.uid, st.gid);
     return;
   }
   if (st.isDirectory()) {
-    await mkdir(dst, { mode: 0o700 });
-    for (const name of await readdir(src)) await copyEntry(join(src, name), join(dst, name));
+    mkdirSync(dst, { mode: 0o700 });
+    for (const name of readdirSync(src)) copyEntrySync(join(src, name), join(dst, name));
   } else if (st.isFile()) {
-    await copyFile(src, dst, constants.COPYFILE_EXCL);
+    copyFileSync(src, dst, constants.COPYFILE_EXCL);
   } else {
     return; // devices, fifos, sockets are not carried over
   }
-  await chown(dst, st.uid, st.gid);
-  await chmod(dst, st.mode & 0o7777);
+  chownSync(dst, st.uid, st.gid);
+  chmodSync(dst, st.mode & 0o7777);
 }
 
 async function differs(a: string, sa: Stats, b: string, sb: Stats): Promise<boolean> {

@@ -1,6 +1,6 @@
 // A repository on disk: open/create, object paths, reading objects and refs
 // (repo-layout.md). Writes go through Transaction (transaction.ts).
-import { createReadStream, lstatSync } from 'node:fs';
+import { createReadStream, lstatSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import { lstat, mkdir, open, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
@@ -113,6 +113,27 @@ export class Repo {
     return decodeCommit(await this.readVerified(csum, 'commit'));
   }
 
+  /** Synchronous loadDirtree/loadDirmeta, for hot loops over many small objects (checkout). */
+  // The checksum is verified; the normal-form re-encode is skipped (trusted: our own stored objects).
+  loadDirtreeSync(csum: Checksum): Dirtree {
+    return decodeDirtree(this.readVerifiedSync(csum, 'dirtree'), { trusted: true });
+  }
+
+  loadDirmetaSync(csum: Checksum): FileMeta {
+    return decodeDirmeta(this.readVerifiedSync(csum, 'dirmeta'), { trusted: true });
+  }
+
+  private readVerifiedSync(csum: Checksum, type: ObjectType): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(this.objectPath(csum, type)));
+    } catch (err: unknown) {
+      if (isErrno(err, 'ENOENT')) throw new OtError('ERR_OBJECT_NOT_FOUND', `No such metadata object ${csum}.${type}`, { checksum: csum, objectType: type, cause: err });
+      throw err;
+    }
+    return this.checkVerified(csum, type, bytes);
+  }
+
   async loadDirtree(csum: Checksum): Promise<Dirtree> {
     return decodeDirtree(await this.readVerified(csum, 'dirtree'));
   }
@@ -122,7 +143,10 @@ export class Repo {
   }
 
   private async readVerified(csum: Checksum, type: ObjectType): Promise<Uint8Array> {
-    const bytes = await this.readMetadata(csum, type);
+    return this.checkVerified(csum, type, await this.readMetadata(csum, type));
+  }
+
+  private checkVerified(csum: Checksum, type: ObjectType, bytes: Uint8Array): Uint8Array {
     const actual = checksumOf(bytes);
     if (actual !== csum) {
       throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted ${type} object; checksum expected='${csum}' actual='${actual}'`, {

@@ -1,0 +1,55 @@
+// bench/deploy: first deployment and upgrade deployment (with /etc merge) of
+// a Debian minbase tree (+ a stand-in kernel), `ots admin deploy` vs
+// `ostree admin deploy`, same commits, both sysroots on tmpfs (stock deploy
+// freezes the /boot filesystem, which tmpfs skips), same run.
+// Run: npm run build && npx tsx bench/deploy.ts [runs]
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OTS, ROOTFS, median, prepare, printTable, sh, timed } from './lib.js';
+
+const runs = Number(process.argv[2] ?? 3);
+prepare();
+const work = mkdtempSync('/var/tmp/ots-bench-deploy-');
+const trees: string[] = [];
+for (const v of ['v1', 'v2']) {
+  const tree = join(work, v);
+  console.log(`preparing ${tree}`);
+  cpSync(join(ROOTFS, v), tree, { recursive: true, verbatimSymlinks: true });
+  mkdirSync(join(tree, 'usr/lib/modules/6.1.0'), { recursive: true });
+  writeFileSync(join(tree, 'usr/lib/modules/6.1.0/vmlinuz'), `kernel ${v}`);
+  writeFileSync(join(tree, 'usr/lib/modules/6.1.0/initramfs.img'), `initramfs ${v}`);
+  sh('mv', [join(tree, 'etc'), join(tree, 'usr/etc')]);
+  trees.push(tree);
+}
+const res: Record<string, { first: number[]; upgrade: number[] }> = { ots: { first: [], upgrade: [] }, ostree: { first: [], upgrade: [] } };
+try {
+  for (let i = 0; i < runs; i++) {
+    for (const tool of ['ots', 'ostree'] as const) {
+      const S = join(work, `sys-${tool}`);
+      mkdirSync(S, { recursive: true });
+      sh('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', S]);
+      try {
+        sh('ostree', ['admin', 'init-fs', S]);
+        sh('ostree', ['admin', 'os-init', `--sysroot=${S}`, 'debian']);
+        const commits = trees.map((tree) => sh('ostree', ['commit', `--repo=${S}/ostree/repo`, '-b', 'debian/stable', '--timestamp=@1700000000', tree]).trim());
+        const cmd = (c: string): [string, string[]] => (tool === 'ots'
+          ? [process.execPath, [OTS, 'admin', 'deploy', `--sysroot=${S}`, '--os=debian', '--karg=root=LABEL=root', c]]
+          : ['env', ['OSTREE_SYSROOT_DEBUG=mutable-deployments', 'ostree', 'admin', 'deploy', `--sysroot=${S}`, '--os=debian', '--karg=root=LABEL=root', c]]);
+        res[tool]!.first.push(timed(...cmd(commits[0] as string)).wallS);
+        res[tool]!.upgrade.push(timed(...cmd(commits[1] as string)).wallS);
+        sh('ostree', ['admin', 'status', `--sysroot=${S}`]);
+      } finally {
+        sh('umount', [S]);
+      }
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+const row = (phase: 'first' | 'upgrade') => ({
+  phase: phase === 'first' ? 'first deployment' : 'upgrade (+ /etc merge)',
+  'ots s': median(res.ots![phase]).toFixed(3),
+  'ostree s': median(res.ostree![phase]).toFixed(3),
+  ratio: (median(res.ots![phase]) / median(res.ostree![phase])).toFixed(2),
+});
+printTable([row('first'), row('upgrade')]);
