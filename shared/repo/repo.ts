@@ -294,7 +294,8 @@ export class Repo {
   async writeRef(name: string, csum: Checksum | null, remote: string | null = null): Promise<void> {
     const p = this.refPath(name, remote);
     if (csum === null) await rm(p, { force: true });
-    else await writeFileAtomic(p, `${csum}\n`);
+    // The temp file lives in tmp/, never among the refs, so a crash cannot leave a stray "ref".
+    else await writeFileAtomic(p, `${csum}\n`, { tmpDir: join(this.path, 'tmp') });
   }
 
   /** All refs under refs/heads and refs/remotes, sorted by (remote, name). */
@@ -319,6 +320,7 @@ export class Repo {
     }
     const out: [string, Checksum][] = [];
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name.startsWith('.')) continue; // never a valid ref name (stray temp files of older versions)
       const name = prefix + e.name;
       if (e.isDirectory()) out.push(...(await this.walkRefs(join(dir, e.name), `${name}/`)));
       else {
