@@ -24,9 +24,6 @@ export const pull: Command = async (ctx, argv) => {
     'stall-timeout': { type: 'string' },
   }, USAGE);
   needArgs(positionals, 1, USAGE);
-  if (values['require-static-deltas']) {
-    throw new OtError('ERR_UNSUPPORTED', 'Static deltas are not supported by this build yet', { hint: 'drop --require-static-deltas' });
-  }
   const repo = await openRepo(ctx, values.repo);
   const [remoteName, ...specs] = positionals as [string, ...string[]];
   const remote = readRemote(repo.config, remoteName);
@@ -49,6 +46,8 @@ export const pull: Command = async (ctx, argv) => {
     stallTimeoutMs: 1000 * Math.max(1, intFlag(values['stall-timeout'], 30, '--stall-timeout')),
     headers,
     onEvent,
+    disableStaticDeltas: values['disable-static-deltas'] === true,
+    requireStaticDeltas: values['require-static-deltas'] === true,
     globalGpgDir: ctx.env.OSTREE_GPG_HOME ?? '/usr/share/ostree/trusted.gpg.d',
   });
   progress.done();

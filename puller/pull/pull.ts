@@ -8,13 +8,14 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { vardictGet } from '../../shared/gvariant/index.js';
-import { decodeArchiveHeader, isSymlink, parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
+import { decodeArchiveHeader, decodeDirtree, isSymlink, parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
 import { KeyFile, Transaction, parseRepoMode, tmpName, validateRefName, writeLargeContent, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
 import { decodeSummary, findSummaryRef, type Summary } from '../../shared/summary/index.js';
 import { Fetcher } from '../fetch/fetcher.js';
 import { Scheduler } from './scheduler.js';
 import { verifyArchiveContent, verifyMetadata } from './verify.js';
 import { verifyArchiveContentFile } from './verify-file.js';
+import { applyParts, fetchSuperblock, findDelta } from './deltas.js';
 import { readCachedSummary, writeCachedSummary } from './summary-cache.js';
 import { SignaturePolicy } from './signature-policy.js';
 import { decodeDetached } from '../../shared/sign/index.js';
@@ -33,6 +34,10 @@ export interface PullOptions {
   headers: Record<string, string>;
   stallTimeoutMs: number;
   onEvent?: (e: PullEvent) => void;
+  /** Never use static deltas (--disable-static-deltas). */
+  disableStaticDeltas?: boolean;
+  /** Fail unless a static delta covers each target (--require-static-deltas). */
+  requireStaticDeltas?: boolean;
   /** Trusted keyring directory used when a remote has no keyring of its own. */
   globalGpgDir: string;
 }
@@ -40,7 +45,8 @@ export interface PullOptions {
 export type PullEvent =
   | { type: 'resolved'; ref: string; checksum: Checksum }
   | { type: 'progress'; metadata: number; content: number; queued: number; bytes: number; requests: number }
-  | { type: 'done'; ref: string; checksum: Checksum };
+  | { type: 'done'; ref: string; checksum: Checksum }
+  | { type: 'delta'; name: string; parts: number; objects: number; failedParts: number[] };
 
 export interface PullResult {
   refs: { ref: string; checksum: Checksum }[];
@@ -94,6 +100,7 @@ class Pull {
     this.tx = await Transaction.begin(this.repo);
     try {
       for (const t of targets) await this.markPartial(t.checksum);
+      for (const t of targets) await this.tryDelta(t, summary);
       for (const t of targets) this.scheduler.addMeta(() => this.fetchCommit(t.checksum, t.ref, this.opts.depth, t.commitSize));
       await this.scheduler.idle();
     } catch (err: unknown) {
@@ -156,6 +163,30 @@ class Pull {
     return { ref, checksum: parseChecksum(Buffer.from(res.body ?? new Uint8Array(0)).toString('utf8').trim(), `remote ref ${ref}`) };
   }
 
+  /** Use a static delta for target `t` when one applies (bare targets only, as ostree). */
+  private async tryDelta(t: { ref: string; checksum: Checksum }, summary: Summary | null): Promise<void> {
+    if (this.opts.disableStaticDeltas || this.repo.isArchive) return;
+    let from = await this.repo.readRef(t.ref, this.remote.name);
+    if (from === t.checksum || this.tx.hasObjectSync(t.checksum, 'commit')) return;
+    if (from !== null && !this.repo.hasObjectSync(from, 'commit')) from = null;
+    const choice = await findDelta(this.fetcher, summary, from, t.checksum, MAX_METADATA_SIZE);
+    if (choice === null) {
+      if (this.opts.requireStaticDeltas) throw new OtError('ERR_OBJECT_NOT_FOUND', `No static delta to ${t.checksum}${from ? ` from ${from}` : ''} on remote "${this.remote.name}"`, { hint: 'drop --require-static-deltas' });
+      return;
+    }
+    const { sb, commitBytes, commit, detached } = await fetchSuperblock(this.fetcher, choice, MAX_METADATA_SIZE);
+    checkRefBinding(t.checksum, commit, t.ref);
+    let meta = detached;
+    if (meta === null) meta = (await this.fetcher.fetchBytes(objectPath(t.checksum, 'commitmeta'), { maxSize: MAX_METADATA_SIZE, optional: true })).body;
+    await this.policy.verifyCommit(t.checksum, t.ref, commitBytes, meta === null ? [] : decodeDetached(meta));
+    if (meta !== null) await this.tx.writeMetadata('commitmeta', meta, t.checksum);
+    await this.tx.writeMetadata('commit', commitBytes, t.checksum);
+    this.metadataFetched++;
+    for (const f of sb.fallbacks) if (f.type === 'file') this.needContent(f.checksum);
+    const { written, failed } = await applyParts({ tx: this.tx, fetcher: this.fetcher }, choice, sb);
+    this.emit({ type: 'delta', name: choice.name, parts: sb.parts.length, objects: written, failedParts: failed });
+  }
+
   private async markPartial(commit: Checksum): Promise<void> {
     await mkdir(join(this.repo.path, 'state'), { recursive: true });
     await writeFile(join(this.repo.path, 'state', `${commit}.commitpartial`), '');
@@ -167,9 +198,9 @@ class Pull {
     let commit: Commit;
     let commitBytes: Uint8Array;
     const complete = (await this.repo.hasObject(csum, 'commit')) && !(await this.repo.isCommitPartial(csum));
-    const local = await this.tx.hasObject(csum, 'commit');
+    const local = this.tx.hasObjectSync(csum, 'commit');
     if (local) {
-      commitBytes = await this.repo.readMetadata(csum, 'commit');
+      commitBytes = await this.tx.readStaged(csum, 'commit');
       commit = verifyMetadata('commit', csum, commitBytes, this.repo.objectPath(csum, 'commit')) as Commit;
     } else {
       const path = objectPath(csum, 'commit');
@@ -200,7 +231,7 @@ class Pull {
     const key = `dirmeta:${csum}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    if (this.repo.hasObjectSync(csum, 'dirmeta')) return;
+    if (this.tx.hasObjectSync(csum, 'dirmeta')) return;
     this.scheduler.addMeta(async () => {
       const path = objectPath(csum, 'dirmeta');
       const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
@@ -216,8 +247,8 @@ class Pull {
     this.seen.add(key);
     this.scheduler.addMeta(async () => {
       let tree: Dirtree;
-      if (this.repo.hasObjectSync(csum, 'dirtree')) {
-        tree = await this.repo.loadDirtree(csum);
+      if (this.tx.hasObjectSync(csum, 'dirtree')) {
+        tree = decodeDirtree(await this.tx.readStaged(csum, 'dirtree'));
       } else {
         const path = objectPath(csum, 'dirtree');
         const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
@@ -253,7 +284,7 @@ class Pull {
     const key = `file:${csum}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    if (this.repo.hasObjectSync(csum, 'file')) return;
+    if (this.tx.hasObjectSync(csum, 'file')) return;
     this.scheduler.addContent(async () => {
       const path = objectPath(csum, 'file');
       const url = this.fetcher.urlOf(path);

@@ -4,3 +4,4 @@ export * from './execute.js';
 export * from './part.js';
 export * from './superblock.js';
 export * from './varint.js';
+export * from './compression.js';

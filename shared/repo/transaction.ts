@@ -8,11 +8,11 @@ import { chmod, chown, lchown, mkdir, readFile, readdir, rm, symlink } from 'nod
 import { join } from 'node:path';
 import { OtError, isErrno } from '../errors.js';
 import {
-  S_IFLNK, S_IFMT, checksumOf, encodeArchiveHeader, encodeDirmeta, encodeFileHeader, loosePath, type Checksum,
+  S_IFLNK, S_IFMT, checksumOf, decodeArchiveHeader, encodeArchiveHeader, encodeDirmeta, encodeFileHeader, loosePath, type Checksum,
   type FileHeader, type ObjectType,
 } from '../objects/index.js';
 import { faultPoint, syncFilesystem, tmpName } from './atomic-fs.js';
-import { deflatePayload } from './deflate.js';
+import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
 
@@ -87,6 +87,21 @@ export class Transaction {
   /** Store a content object whose checksum the caller has computed over the canonical stream. */
   async writeContentAs(csum: Checksum, header: FileHeader, payload: Uint8Array): Promise<void> {
     await this.stage(csum, 'file', false, (path) => this.writeContentFile(path, header, payload));
+  }
+
+  /** Synchronous hasObject (staged here, or in the repo). */
+  hasObjectSync(csum: Checksum, type: ObjectType): boolean {
+    return this.staged.has(loosePath(csum, type, this.repo.isArchive)) || this.repo.hasObjectSync(csum, type);
+  }
+
+  /** The payload of a regular-file content object staged here or in the repo (a delta's read source). */
+  async readContentPayload(csum: Checksum): Promise<Uint8Array> {
+    const rel = loosePath(csum, 'file', this.repo.isArchive);
+    if (!this.staged.has(rel)) return (await this.repo.readContent(csum)).payload;
+    const bytes = new Uint8Array(await readFile(this.stagedPath(rel)));
+    if (!this.repo.isArchive) return bytes;
+    const { size, payloadOffset } = decodeArchiveHeader(bytes);
+    return inflatePayload(bytes.subarray(payloadOffset), size ?? 0n);
   }
 
   /** Bytes of a metadata object staged in this transaction (or already in the repo). */
