@@ -26,6 +26,7 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
   admin: [async () => (await import('./commands/admin.js')).admin, 'Commands for managing a host system booted with ostree'],
   'gpg-sign': [async () => (await import('./commands/gpg-sign.js')).gpgSignCmd, 'Sign a commit with GPG'],
   sign: [async () => (await import('./commands/sign.js')).sign, 'Sign or verify a commit with ed25519'],
+  'static-delta': [async () => (await import('./commands/static-delta.js')).staticDelta, 'Static delta related commands'],
 };
 
 function usage(): string {

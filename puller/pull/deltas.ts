@@ -40,7 +40,7 @@ export async function findDelta(fetcher: Fetcher, summary: Summary | null, from:
   const res = await fetcher.fetchBytes(`delta-indexes/${toB64.slice(0, 2)}/${toB64.slice(2)}.index`, { maxSize: maxMeta, optional: true });
   if (res.body === null) return null;
   const index = (decode('a{sv}', res.body) as [string, Variant][]).find(([k]) => k === 'ostree.static-deltas')?.[1];
-  const inner = index?.value instanceof Object && (index.value as Variant).type === 'a{sv}' ? (index.value as Variant).value as [string, Variant][] : null;
+  const inner = index?.type === 'a{sv}' ? (index.value as [string, Variant][]) : null;
   const digests = digestsOf(inner?.map(([k, v]) => [k, v] as const));
   return digests.has(name) ? { name, dir, from, to, digest: digests.get(name) ?? null } : null;
 }

@@ -18,3 +18,4 @@ export * from './deflate.js';
 export * from './tree-path.js';
 export * from './remotes.js';
 export * from './detached.js';
+export * from './delta-generate.js';

@@ -4,8 +4,8 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
-import { Variant, vardictGet, type VardictEntry } from '../gvariant/index.js';
-import { bswap64, checksumOf, checksumToBytes, decodeCommit, fromModifiedBase64, deltaName, type Checksum } from '../objects/index.js';
+import { Variant, encode, vardictGet, type VardictEntry } from '../gvariant/index.js';
+import { bswap64, checksumOf, checksumToBytes, decodeCommit, fromModifiedBase64, deltaName, toModifiedBase64, type Checksum } from '../objects/index.js';
 import { encodeSummary, inDictOrder, summaryRefMetadata, type SummaryRef } from '../summary/index.js';
 import { writeFileAtomic } from './atomic-fs.js';
 import type { Repo } from './repo.js';
@@ -35,6 +35,20 @@ export async function listDeltas(repo: Repo): Promise<DeltaEntry[]> {
     }
   }
   return out;
+}
+
+/**
+ * Write delta-indexes/XX/REST.index for every delta target: an a{sv} with
+ * `ostree.static-deltas` → {name: superblock digest} (static-deltas.md §7).
+ */
+export async function writeDeltaIndexes(repo: Repo, deltas: readonly DeltaEntry[]): Promise<void> {
+  const byTo = new Map<Checksum, DeltaEntry[]>();
+  for (const d of deltas) byTo.set(d.to, [...(byTo.get(d.to) ?? []), d]);
+  for (const [to, list] of byTo) {
+    const inner = new Variant('a{sv}', list.map((d) => [deltaName(d.from, d.to), new Variant('ay', checksumToBytes(d.superblockChecksum))]));
+    const b64 = toModifiedBase64(to);
+    await writeFileAtomic(join(repo.path, 'delta-indexes', b64.slice(0, 2), `${b64.slice(2)}.index`), encode('a{sv}', [['ostree.static-deltas', inner]]));
+  }
 }
 
 export interface SummaryUpdateOptions {
@@ -73,6 +87,7 @@ export async function updateSummary(repo: Repo, opts: SummaryUpdateOptions): Pro
     repo.config.set('core', 'indexed-deltas', 'true');
     await repo.writeConfig();
   }
+  await writeDeltaIndexes(repo, deltas);
   await writeFileAtomic(join(repo.path, 'summary'), bytes);
   await rm(join(repo.path, 'summary.sig'), { force: true });
   return bytes;

@@ -1,0 +1,156 @@
+// Generate a static delta FROM→TO (or scratch) in ostree's format
+// (static-deltas.md §2–§5, §9): new metadata and content objects go into
+// parts as 'S' (splice) ops, large content into fallbacks, parts xz- or un-
+// compressed, the TO commit and its detached metadata into the superblock.
+// Modified files are stored whole: no rollsum/bsdiff yet (see README).
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { OtError } from '../errors.js';
+import { Variant, decode, encode, type VardictEntry } from '../gvariant/index.js';
+import {
+  COMMIT_FORMAT, S_IFLNK, S_IFMT, checksumOf, deltaDir, encodeDirmeta, type Checksum, type ObjectType, type Xattr,
+} from '../objects/index.js';
+import { compressPart, encodePartPayload, encodeSuperblock, writeVarint, type DeltaObject, type PartCompression, type PartHeader, type Fallback } from '../delta/index.js';
+import { fsyncDir, syncFilesystem, tmpName } from './atomic-fs.js';
+import type { Repo } from './repo.js';
+
+export interface GenerateOptions {
+  from: Checksum | null;
+  to: Checksum;
+  inline?: boolean;
+  /** Content objects larger than this (bytes) become fallbacks. Default 4 MB. */
+  minFallbackSize?: number;
+  /** Uncompressed payload per part. Default 32 MiB. */
+  maxChunkSize?: number;
+  compression?: PartCompression;
+  /** Seconds since the epoch for the superblock timestamp. */
+  now: bigint;
+}
+
+export interface GenerateResult { dir: string; parts: number; fallbacks: number; objects: number; bytes: number }
+
+/** Every object reachable from a commit's tree, in walk order (dirmeta/dirtree/file). */
+async function reachable(repo: Repo, commit: Checksum): Promise<Map<string, DeltaObject>> {
+  const out = new Map<string, DeltaObject>();
+  const c = await repo.loadCommit(commit);
+  const add = (type: ObjectType, checksum: Checksum) => out.set(`${type}:${checksum}`, { type, checksum });
+  add('dirmeta', c.rootDirmeta);
+  const queue: Checksum[] = [c.rootDirtree];
+  while (queue.length > 0) {
+    const t = queue.shift() as Checksum;
+    if (out.has(`dirtree:${t}`)) continue;
+    add('dirtree', t);
+    const dt = await repo.loadDirtree(t);
+    for (const f of dt.files) add('file', f.checksum);
+    for (const d of dt.dirs) { add('dirmeta', d.dirmeta); queue.push(d.dirtree); }
+  }
+  return out;
+}
+
+class PartBuilder {
+  modes: { uid: number; gid: number; mode: number }[] = [];
+  xattrs: Xattr[][] = [];
+  private modeIdx = new Map<string, number>();
+  private xattrIdx = new Map<string, number>();
+  chunks: Uint8Array[] = [];
+  size = 0;
+  usize = 0;
+  ops: number[] = [];
+  objects: DeltaObject[] = [];
+
+  private add(bytes: Uint8Array): number {
+    const off = this.size;
+    this.chunks.push(bytes);
+    this.size += bytes.length;
+    return off;
+  }
+
+  metadata(obj: DeltaObject, bytes: Uint8Array): void {
+    const off = this.add(bytes);
+    this.ops.push(0x53);
+    writeVarint(this.ops, bytes.length);
+    writeVarint(this.ops, off);
+    this.objects.push(obj);
+    this.usize += bytes.length;
+  }
+
+  content(obj: DeltaObject, meta: { uid: number; gid: number; mode: number; xattrs: Xattr[] }, data: Uint8Array): void {
+    const mkey = `${meta.uid}:${meta.gid}:${meta.mode}`;
+    let mi = this.modeIdx.get(mkey);
+    if (mi === undefined) { mi = this.modes.length; this.modes.push({ uid: meta.uid, gid: meta.gid, mode: meta.mode }); this.modeIdx.set(mkey, mi); }
+    const xkey = Buffer.from(encodeDirmeta({ uid: 0, gid: 0, mode: 0o40000, xattrs: meta.xattrs })).toString('hex');
+    let xi = this.xattrIdx.get(xkey);
+    if (xi === undefined) { xi = this.xattrs.length; this.xattrs.push(meta.xattrs); this.xattrIdx.set(xkey, xi); }
+    const off = this.add(data);
+    this.ops.push(0x53);
+    for (const v of [mi, xi, data.length, off]) writeVarint(this.ops, v);
+    this.objects.push(obj);
+    this.usize += data.length;
+  }
+
+  payload(): Uint8Array {
+    return encodePartPayload({ modes: this.modes, xattrs: this.xattrs, payload: Buffer.concat(this.chunks), ops: Uint8Array.from(this.ops) });
+  }
+}
+
+/** Generate the delta and write it under deltas/. Replaces an existing delta with the same name. */
+export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<GenerateResult> {
+  const minFallback = opts.minFallbackSize ?? 4_000_000;
+  const maxChunk = opts.maxChunkSize ?? 32 * 1024 * 1024;
+  const compression = opts.compression ?? 'xz';
+  const toObjects = await reachable(repo, opts.to);
+  const fromObjects = opts.from === null ? new Map<string, DeltaObject>() : await reachable(repo, opts.from);
+  const fresh = [...toObjects.values()].filter((o) => !fromObjects.has(`${o.type}:${o.checksum}`));
+  fresh.sort((a, b) => (a.type === 'file' ? 1 : 0) - (b.type === 'file' ? 1 : 0));
+  const parts: PartBuilder[] = [new PartBuilder()];
+  const fallbacks: Fallback[] = [];
+  for (const obj of fresh) {
+    let cur = parts[parts.length - 1] as PartBuilder;
+    if (cur.size >= maxChunk) { cur = new PartBuilder(); parts.push(cur); }
+    if (obj.type !== 'file') { cur.metadata(obj, await repo.readMetadata(obj.checksum, obj.type)); continue; }
+    const { header, size } = await repo.readContentHeader(obj.checksum);
+    if (size > minFallback) {
+      const compressed = repo.isArchive ? (await stat(repo.objectPath(obj.checksum, 'file'))).size : size;
+      fallbacks.push({ type: 'file', checksum: obj.checksum, compressedSize: BigInt(compressed), size: BigInt(size) });
+      continue;
+    }
+    const isLink = (header.mode & S_IFMT) === S_IFLNK;
+    const data = isLink ? new Uint8Array(Buffer.from(header.symlinkTarget, 'utf8')) : (await repo.readContent(obj.checksum)).payload;
+    cur.content(obj, header, data);
+  }
+  const dir = deltaDir(opts.from, opts.to);
+  const headers: PartHeader[] = [];
+  const inline: VardictEntry[] = [];
+  const files: Uint8Array[] = [];
+  for (const [i, p] of parts.entries()) {
+    const file = await compressPart(p.payload(), compression);
+    headers.push({ version: 0, checksum: checksumOf(file), size: BigInt(file.length), usize: BigInt(p.usize), objects: p.objects });
+    if (opts.inline) inline.push([`${dir}/${i}`, new Variant('(yay)', [file[0] as number, file.subarray(1)])]);
+    else files.push(file);
+  }
+  const commitBytes = await repo.readMetadata(opts.to, 'commit');
+  const metadata: VardictEntry[] = [['ostree.endianness', new Variant('y', 0x6c)], ...inline];
+  try {
+    const detached = await readFile(repo.objectPath(opts.to, 'commitmeta'));
+    metadata.push([`${dir}/commitmeta`, new Variant('a{sv}', decode('a{sv}', new Uint8Array(detached)))]);
+  } catch { /* no detached metadata */ }
+  const superblock = encodeSuperblock({
+    metadata, timestamp: opts.now, from: opts.from, to: opts.to, commit: decode(COMMIT_FORMAT, commitBytes), parts: headers, fallbacks,
+  });
+  if (checksumOf(encode(COMMIT_FORMAT, decode(COMMIT_FORMAT, commitBytes))) !== opts.to) {
+    throw new OtError('ERR_NOT_NORMAL_FORM', `Commit ${opts.to} does not re-serialise to itself; cannot embed it`);
+  }
+  // Write into a temp dir, then swap it in: readers see the old delta or the complete new one.
+  const staging = join(repo.path, 'tmp', tmpName('delta'));
+  await mkdir(staging, { recursive: true });
+  for (const [i, f] of files.entries()) await writeFile(join(staging, String(i)), f);
+  await writeFile(join(staging, 'superblock'), superblock);
+  await syncFilesystem(staging);
+  const final = join(repo.path, dir);
+  await mkdir(dirname(final), { recursive: true });
+  await rm(final, { recursive: true, force: true });
+  await rename(staging, final);
+  await fsyncDir(dirname(final));
+  const bytes = superblock.length + files.reduce((n, f) => n + f.length, 0);
+  return { dir, parts: headers.length, fallbacks: fallbacks.length, objects: fresh.length, bytes };
+}
