@@ -8,7 +8,7 @@ import { generateDelta, listDeltas, writeDeltaIndexes } from '../../shared/repo/
 import { needArgs, openRepo, parseCommand, type Command, type CommandContext } from '../context.js';
 
 const USAGE = 'ots --repo=PATH static-delta (generate [--from=REV | --empty] --to=REV [--inline] [--min-fallback-size=MB] [--max-chunk-size=MB] '
-  + '[--disable-bsdiff] [--compression=xz|none] | list | show NAME | delete NAME | indexes | reindex)';
+  + '[--disable-bsdiff] [--compression=xz|zstd|none] | list | show NAME | delete NAME | indexes | reindex)';
 
 export const staticDelta: Command = async (ctx, argv) => {
   const [sub, ...rest] = argv;
@@ -39,7 +39,7 @@ async function generate(ctx: CommandContext, argv: string[]): Promise<number> {
   const to = await repo.resolveRev(values.to);
   const from = values.empty ? null : values.from !== undefined ? await repo.resolveRev(values.from) : await parentOf(repo, to);
   const compression = (values.compression ?? 'xz') as PartCompression;
-  if (compression !== 'xz' && compression !== 'none') throw new OtError('ERR_UNSUPPORTED', `--compression=${compression} is not supported`, { hint: 'use xz or none' });
+  if (compression !== 'xz' && compression !== 'none' && compression !== 'zstd') throw new OtError('ERR_UNSUPPORTED', `--compression=${compression} is not supported`, { hint: 'use xz, zstd or none' });
   if (compression === 'none' && !values.inline) {
     ctx.io.err('warning: stock ostree (2022.7) cannot read non-inline uncompressed parts (it mmaps them at offset 1); add --inline for stock clients');
   }
@@ -63,9 +63,13 @@ async function list(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, {}, USAGE);
   const repo = await openRepo(ctx, values.repo);
   const deltas = await listDeltas(repo);
-  if (values.json) ctx.io.out(JSON.stringify(deltas));
-  else if (deltas.length === 0) ctx.io.out('(No static deltas)');
-  else for (const d of deltas) ctx.io.out(d.from ? `${d.from}-${d.to}` : d.to);
+  const zstd = await listDeltas(repo, 'deltas-zstd');
+  if (values.json) ctx.io.out(JSON.stringify({ deltas, zstd }));
+  else if (deltas.length + zstd.length === 0) ctx.io.out('(No static deltas)');
+  else {
+    for (const d of deltas) ctx.io.out(d.from ? `${d.from}-${d.to}` : d.to);
+    for (const d of zstd) ctx.io.out(`${d.from ? `${d.from}-${d.to}` : d.to} (zstd)`);
+  }
   return 0;
 }
 

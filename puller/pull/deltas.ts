@@ -7,7 +7,7 @@
 import { OtError } from '../../shared/errors.js';
 import { decode, encode, type Variant, type Vardict } from '../../shared/gvariant/index.js';
 import {
-  checksumFromBytes, checksumOf, deltaDir, deltaName, decodeCommit, type Checksum, type Commit,
+  ZSTD_DELTAS_SUMMARY_KEY, checksumFromBytes, checksumOf, deltaDir, deltaName, decodeCommit, type Checksum, type Commit,
 } from '../../shared/objects/index.js';
 import {
   decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type DeltaObject, type Superblock,
@@ -31,6 +31,10 @@ function digestsOf(dict: Vardict | undefined): Map<string, Checksum> {
 /** Look for a delta to `to` (from `from`, or scratch when null) in the summary, then in the delta index. */
 export async function findDelta(fetcher: Fetcher, summary: Summary | null, from: Checksum | null, to: Checksum, maxMeta: number): Promise<DeltaChoice | null> {
   const name = deltaName(from, to);
+  // Prefer our zstd variant when the server advertises one (stock clients never see it).
+  const zstd = summary?.metadata.find(([k]) => k === ZSTD_DELTAS_SUMMARY_KEY)?.[1];
+  const zstdDigests = digestsOf(zstd?.type === 'a{sv}' ? (zstd.value as [string, Variant][]).map(([k, v]) => [k, v] as const) : undefined);
+  if (zstdDigests.has(name)) return { name, dir: deltaDir(from, to, 'deltas-zstd'), from, to, digest: zstdDigests.get(name) ?? null };
   const dir = deltaDir(from, to);
   const fromSummary = summary?.metadata.find(([k]) => k === 'ostree.static-deltas')?.[1];
   const inSummary = digestsOf(fromSummary?.type === 'a{sv}' ? (fromSummary.value as [string, Variant][]).map(([k, v]) => [k, v] as const) : undefined);

@@ -46,7 +46,7 @@ export type PullEvent =
   | { type: 'resolved'; ref: string; checksum: Checksum }
   | { type: 'progress'; metadata: number; content: number; queued: number; bytes: number; requests: number }
   | { type: 'done'; ref: string; checksum: Checksum }
-  | { type: 'delta'; name: string; parts: number; objects: number; failedParts: number[] };
+  | { type: 'delta'; name: string; dir: string; parts: number; objects: number; failedParts: number[] };
 
 export interface PullResult {
   refs: { ref: string; checksum: Checksum }[];
@@ -184,7 +184,7 @@ class Pull {
     this.metadataFetched++;
     for (const f of sb.fallbacks) if (f.type === 'file') this.needContent(f.checksum);
     const { written, failed } = await applyParts({ tx: this.tx, fetcher: this.fetcher }, choice, sb);
-    this.emit({ type: 'delta', name: choice.name, parts: sb.parts.length, objects: written, failedParts: failed });
+    this.emit({ type: 'delta', name: choice.name, dir: choice.dir, parts: sb.parts.length, objects: written, failedParts: failed });
   }
 
   private async markPartial(commit: Checksum): Promise<void> {

@@ -20,7 +20,7 @@ export function classifyPath(rel: string): PathClass | null {
   if (parts.length === 1) return top === 'config' || top === 'summary' || top === 'summary.sig' ? 'mutable' : null;
   switch (top) {
     case 'objects': return 'object';
-    case 'deltas': return 'delta';
+    case 'deltas': case 'deltas-zstd': return 'delta';
     case 'refs': case 'delta-indexes': case 'summaries': return 'mutable';
     default: return null;
   }

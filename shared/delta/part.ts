@@ -13,7 +13,7 @@ import { bswap32, xattrsFromValue, xattrsToValue, type Xattr } from '../objects/
  */
 export const PART_PAYLOAD_FORMAT = '(a(uuu)aa(ayay)ayay)';
 
-/** Compression byte of a part file: 0 none, 'x' xz (stock readers), 'z' zstd (our extension). */
+/** Compression byte of a part file: 0 none, 'x' xz (stock readers), 'z' zstd (our extension, published under deltas-zstd/ only). */
 export type PartCompression = 'none' | 'xz' | 'zstd';
 
 export const COMPRESSION_BYTE: Record<PartCompression, number> = { none: 0, xz: 0x78, zstd: 0x7a };

@@ -14,12 +14,22 @@ export function fromModifiedBase64(text: string): Checksum {
 }
 
 /** Repo-relative directory of a delta: deltas/XX/REST for a scratch delta, deltas/XX/REST-TO for FROM→TO. */
-export function deltaDir(from: Checksum | null, to: Checksum): string {
+export function deltaDir(from: Checksum | null, to: Checksum, root: DeltaRoot = 'deltas'): string {
   const t = toModifiedBase64(to);
-  if (from === null) return `deltas/${t.slice(0, 2)}/${t.slice(2)}`;
+  if (from === null) return `${root}/${t.slice(0, 2)}/${t.slice(2)}`;
   const f = toModifiedBase64(from);
-  return `deltas/${f.slice(0, 2)}/${f.slice(2)}-${t}`;
+  return `${root}/${f.slice(0, 2)}/${f.slice(2)}-${t}`;
 }
+
+/**
+ * Where deltas live: `deltas/` (xz or uncompressed, what stock clients read)
+ * or `deltas-zstd/`, our parallel tree of zstd deltas, which stock clients
+ * never look at (advertised only by the summary key ots.static-deltas-zstd).
+ */
+export type DeltaRoot = 'deltas' | 'deltas-zstd';
+
+/** Summary metadata key advertising zstd deltas (ignored by stock clients). */
+export const ZSTD_DELTAS_SUMMARY_KEY = 'ots.static-deltas-zstd';
 
 /** The delta name used in summaries: `TO` or `FROM-TO` in hex. */
 export function deltaName(from: Checksum | null, to: Checksum): string {

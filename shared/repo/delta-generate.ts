@@ -118,7 +118,7 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
     const data = isLink ? new Uint8Array(Buffer.from(header.symlinkTarget, 'utf8')) : (await repo.readContent(obj.checksum)).payload;
     cur.content(obj, header, data);
   }
-  const dir = deltaDir(opts.from, opts.to);
+  const dir = deltaDir(opts.from, opts.to, compression === 'zstd' ? 'deltas-zstd' : 'deltas');
   const headers: PartHeader[] = [];
   const inline: VardictEntry[] = [];
   const files: Uint8Array[] = [];

@@ -5,7 +5,7 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { Variant, encode, vardictGet, type VardictEntry } from '../gvariant/index.js';
-import { bswap64, checksumOf, checksumToBytes, decodeCommit, fromModifiedBase64, deltaName, toModifiedBase64, type Checksum } from '../objects/index.js';
+import { bswap64, checksumOf, checksumToBytes, decodeCommit, fromModifiedBase64, deltaName, toModifiedBase64, ZSTD_DELTAS_SUMMARY_KEY, type Checksum, type DeltaRoot } from '../objects/index.js';
 import { encodeSummary, inDictOrder, summaryRefMetadata, type SummaryRef } from '../summary/index.js';
 import { writeFileAtomic } from './atomic-fs.js';
 import type { Repo } from './repo.js';
@@ -15,9 +15,9 @@ import { repoModeConfigName } from './repo-mode.js';
 export interface DeltaEntry { from: Checksum | null; to: Checksum; superblockChecksum: Checksum }
 
 /** List the static deltas under deltas/ (both layouts: XX/REST and XX/REST-TO). */
-export async function listDeltas(repo: Repo): Promise<DeltaEntry[]> {
+export async function listDeltas(repo: Repo, which: DeltaRoot = 'deltas'): Promise<DeltaEntry[]> {
   const out: DeltaEntry[] = [];
-  const root = join(repo.path, 'deltas');
+  const root = join(repo.path, which);
   let prefixes: string[] = [];
   try { prefixes = await readdir(root); } catch (err: unknown) { if (!isErrno(err, 'ENOENT')) throw err; }
   for (const p of prefixes.sort()) {
@@ -75,6 +75,10 @@ export async function updateSummary(repo: Repo, opts: SummaryUpdateOptions): Pro
   const deltas = await listDeltas(repo);
   if (deltas.length > 0 && !repo.config.getBoolean('core', 'no-deltas-in-summary', false)) {
     entries.push(['ostree.static-deltas', new Variant('a{sv}', deltas.map((d) => [deltaName(d.from, d.to), new Variant('ay', checksumToBytes(d.superblockChecksum))]))]);
+  }
+  const zstd = await listDeltas(repo, 'deltas-zstd');
+  if (zstd.length > 0) {
+    entries.push([ZSTD_DELTAS_SUMMARY_KEY, new Variant('a{sv}', zstd.map((d) => [deltaName(d.from, d.to), new Variant('ay', checksumToBytes(d.superblockChecksum))]))]);
   }
   entries.push(['ostree.summary.last-modified', new Variant('t', bswap64(opts.now))]);
   entries.push(['ostree.summary.mode', new Variant('s', repoModeConfigName(repo.mode))]);

@@ -1,0 +1,65 @@
+// bench/delta: static deltas between two versions of a Debian minbase tree
+// (v1 → v2 = apt upgrade + packages). Generation (wall, peak RSS, size) by
+// `ots static-delta generate` vs `ostree static-delta generate`, then a delta
+// pull of each into bare-user over loopback from nginx, by `ots pull` and
+// `ostree pull` (wall, bytes on the wire). Same run.
+// Run: npm run build && npx tsx bench/delta.ts     (stock generation takes minutes)
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { OTS, ROOTFS, prepare, printTable, sh, timed } from './lib.js';
+import { startNginx } from './nginx.js';
+
+prepare();
+const work = mkdtempSync('/var/tmp/ots-bench-delta-');
+const dirSize = (d: string): number => readdirSync(d, { recursive: true, withFileTypes: true })
+  .filter((e) => e.isFile()).reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
+const rows: Record<string, string | number>[] = [];
+try {
+  const base = join(work, 'base');
+  sh('ostree', ['init', `--repo=${base}`, '--mode=archive']);
+  const a = sh('ostree', ['commit', `--repo=${base}`, '-b', 'os', '--timestamp=@1700000000', `${ROOTFS}/v1`]).trim();
+  const b = sh('ostree', ['commit', `--repo=${base}`, '-b', 'os', '--timestamp=@1700000001', `${ROOTFS}/v2`]).trim();
+  const gens: { name: string; repo: string; cmd: [string, string[]] }[] = [];
+  for (const [name, cmd] of [
+    ['ostree (xz)', (r: string): [string, string[]] => ['ostree', ['static-delta', 'generate', `--repo=${r}`, `--from=${a}`, `--to=${b}`]]],
+    ['ots (xz)', (r: string): [string, string[]] => [process.execPath, [OTS, `--repo=${r}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`]]],
+  ] as const) {
+    const repo = join(work, name.replace(/\W/g, ''));
+    cpSync(base, repo, { recursive: true });
+    gens.push({ name, repo, cmd: cmd(repo) });
+  }
+  const results = new Map<string, { wall: number; rss: number; size: number }>();
+  for (const g of gens) {
+    console.log(`generating: ${g.name}`);
+    const t = timed(...g.cmd);
+    sh('ostree', ['summary', `--repo=${g.repo}`, '-u']);
+    results.set(g.name, { wall: t.wallS, rss: t.maxRssMb, size: dirSize(join(g.repo, 'deltas')) });
+  }
+  const ref = results.get('ostree (xz)') as { wall: number; rss: number; size: number };
+  for (const [name, r] of results) {
+    rows.push({ step: `generate ${name}`, 'wall s': r.wall.toFixed(1), 'rss MB': r.rss.toFixed(0), 'delta MB': (r.size / 1e6).toFixed(1),
+      'ratio wall': (r.wall / ref.wall).toFixed(2), 'ratio rss': (r.rss / ref.rss).toFixed(2), 'ratio size': (r.size / ref.size).toFixed(2) });
+  }
+  for (const g of gens) {
+    const nginx = await startNginx(g.repo, join(work, `nginx-${g.name.replace(/\W/g, '')}`), 18700 + Math.floor(Math.random() * 200));
+    try {
+      for (const tool of ['ostree', 'ots'] as const) {
+        const c = join(work, `client-${tool}-${g.name.replace(/\W/g, '')}`);
+        sh('ostree', ['init', `--repo=${c}`, '--mode=bare-user']);
+        sh('ostree', ['remote', 'add', `--repo=${c}`, '--no-gpg-verify', 'o', nginx.url]);
+        sh('ostree', ['pull', `--repo=${c}`, 'o', `os@${a}`]);
+        const lines = readFileSync(nginx.logPath, 'utf8').split('\n').length - 1;
+        const t = tool === 'ots' ? timed(process.execPath, [OTS, `--repo=${c}`, 'pull', 'o', 'os']) : timed('ostree', ['pull', `--repo=${c}`, 'o', 'os']);
+        const bytes = readFileSync(nginx.logPath, 'utf8').split('\n').slice(lines).reduce((n, l) => n + Number(/" \d{3} (\d+) /.exec(l)?.[1] ?? 0), 0);
+        sh('ostree', ['fsck', '--quiet', `--repo=${c}`]);
+        rows.push({ step: `delta pull by ${tool} (delta from ${g.name})`, 'wall s': t.wallS.toFixed(2), 'rss MB': t.maxRssMb.toFixed(0), 'delta MB': (bytes / 1e6).toFixed(1), 'ratio wall': '', 'ratio rss': '', 'ratio size': '' });
+        rmSync(c, { recursive: true, force: true });
+      }
+    } finally {
+      await nginx.stop();
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+printTable(rows);
