@@ -6,7 +6,7 @@ import { needArgs, openRepo, parseCommand, type Command } from '../context.js';
 import { Progress } from '../progress.js';
 import { pull as runPull, type PullEvent } from '../pull/pull.js';
 
-const USAGE = 'ots --repo=PATH pull [--depth=N] [--commit-metadata-only] [--disable-static-deltas] [--http-header=K=V] '
+const USAGE = 'ots --repo=PATH pull [--mirror] [--depth=N] [--commit-metadata-only] [--disable-static-deltas] [--http-header=K=V] '
   + '[--network-retries=N] [--max-concurrency=N] [--json] REMOTE [REF...|REF@COMMIT]';
 
 /** Default parallel requests: bench/pull.ts measured 16 fastest over loopback for a ~6k-object pull. */
@@ -22,6 +22,7 @@ export const pull: Command = async (ctx, argv) => {
     'network-retries': { type: 'string' },
     'max-concurrency': { type: 'string' },
     'stall-timeout': { type: 'string' },
+    mirror: { type: 'boolean' },
   }, USAGE);
   needArgs(positionals, 1, USAGE);
   const repo = await openRepo(ctx, values.repo);
@@ -47,6 +48,7 @@ export const pull: Command = async (ctx, argv) => {
     headers,
     onEvent,
     disableStaticDeltas: values['disable-static-deltas'] === true,
+    mirror: values.mirror === true,
     requireStaticDeltas: values['require-static-deltas'] === true,
     globalGpgDir: ctx.env.OSTREE_GPG_HOME ?? '/usr/share/ostree/trusted.gpg.d',
   });

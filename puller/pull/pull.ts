@@ -16,6 +16,7 @@ import { Scheduler } from './scheduler.js';
 import { verifyArchiveContent, verifyMetadata } from './verify.js';
 import { verifyArchiveContentFile } from './verify-file.js';
 import { applyParts, fetchSuperblock, findDelta } from './deltas.js';
+import { mirrorExtras } from './mirror.js';
 import { readCachedSummary, writeCachedSummary } from './summary-cache.js';
 import { SignaturePolicy } from './signature-policy.js';
 import { decodeDetached } from '../../shared/sign/index.js';
@@ -34,6 +35,8 @@ export interface PullOptions {
   headers: Record<string, string>;
   stallTimeoutMs: number;
   onEvent?: (e: PullEvent) => void;
+  /** Mirror: refs go to refs/heads, and deltas, indexes, summary and summary.sig are copied (--mirror). */
+  mirror?: boolean;
   /** Never use static deltas (--disable-static-deltas). */
   disableStaticDeltas?: boolean;
   /** Fail unless a static delta covers each target (--require-static-deltas). */
@@ -46,7 +49,8 @@ export type PullEvent =
   | { type: 'resolved'; ref: string; checksum: Checksum }
   | { type: 'progress'; metadata: number; content: number; queued: number; bytes: number; requests: number }
   | { type: 'done'; ref: string; checksum: Checksum }
-  | { type: 'delta'; name: string; dir: string; parts: number; objects: number; failedParts: number[] };
+  | { type: 'delta'; name: string; dir: string; parts: number; objects: number; failedParts: number[] }
+  | { type: 'mirror'; deltasCopied: number; deltasKept: number; indexes: number };
 
 export interface PullResult {
   refs: { ref: string; checksum: Checksum }[];
@@ -66,7 +70,7 @@ export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], op
   const fetcher = new Fetcher(remote.url, { connections: opts.maxConcurrency, headers: opts.headers, retries: opts.retries, stallTimeoutMs: opts.stallTimeoutMs });
   try {
     const p = new Pull(repo, remote, fetcher, opts, policy);
-    const refs = await p.run(specs.length > 0 ? specs : remote.branches);
+    const refs = await p.run(specs.length > 0 || opts.mirror ? specs : remote.branches);
     return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: fetcher.bytes, requests: fetcher.requests, seconds: (Date.now() - started) / 1000 };
   } finally {
     await fetcher.close();
@@ -80,6 +84,8 @@ class Pull {
   private readonly seen = new Set<string>();
   private readonly scheduler: Scheduler;
   private tx!: Transaction;
+  /** The summary exactly as served (a mirror republishes these bytes). */
+  private summaryBytes: Uint8Array | null = null;
 
   constructor(
     private readonly repo: Repo, private readonly remote: RemoteConfig, private readonly fetcher: Fetcher,
@@ -88,9 +94,11 @@ class Pull {
     this.scheduler = new Scheduler(opts.maxConcurrency);
   }
 
-  async run(specs: string[]): Promise<{ ref: string; checksum: Checksum }[]> {
-    if (specs.length === 0) throw new OtError('ERR_INVALID_ARGUMENT', `No refs given and remote "${this.remote.name}" has no branches= list`, { hint: `usage: ots pull ${this.remote.name} REF` });
+  async run(wanted: string[]): Promise<{ ref: string; checksum: Checksum }[]> {
     const [summary] = await Promise.all([this.fetchSummary(), this.checkRemoteConfig()]);
+    // A mirror with no refs named takes every ref of the summary.
+    const specs = wanted.length === 0 && this.opts.mirror ? (summary?.refs.map((r) => r.name) ?? []) : wanted;
+    if (specs.length === 0) throw new OtError('ERR_INVALID_ARGUMENT', `No refs given and remote "${this.remote.name}" has no branches= list`, { hint: `usage: ots pull ${this.remote.name} REF` });
     const targets: { ref: string; checksum: Checksum; commitSize?: number }[] = [];
     for (const spec of specs) {
       const t = await this.resolve(spec, summary);
@@ -108,10 +116,15 @@ class Pull {
       await this.tx.commit([]).catch(() => this.tx.abort());
       throw err;
     }
-    await this.tx.commit(targets.map((t) => ({ name: t.ref, checksum: t.checksum, remote: this.remote.name })));
+    await this.tx.commit(targets.map((t) => ({ name: t.ref, checksum: t.checksum, remote: this.opts.mirror ? null : this.remote.name })));
     for (const t of targets) {
       await rm(join(this.repo.path, 'state', `${t.checksum}.commitpartial`), { force: true });
       this.emit({ type: 'done', ref: t.ref, checksum: t.checksum });
+    }
+    if (this.opts.mirror) {
+      const sig = (await this.fetcher.fetchBytes('summary.sig', { maxSize: MAX_METADATA_SIZE, optional: true })).body;
+      const stats = await mirrorExtras(this.repo, this.fetcher, this.summaryBytes, sig, summary, targets.map((t) => t.checksum));
+      this.emit({ type: 'mirror', ...stats });
     }
     return targets.map((t) => ({ ref: t.ref, checksum: t.checksum }));
   }
@@ -136,6 +149,7 @@ class Pull {
       await this.policy.verifySummary(bytes, sig.body === null ? null : decodeDetached(sig.body));
     }
     if (bytes === null) return null;
+    this.summaryBytes = bytes;
     const summary = decodeSummary(bytes);
     if (res.status === 200 && res.body !== null) await writeCachedSummary(this.repo, this.remote.name, res.body, res.etag);
     return summary;
