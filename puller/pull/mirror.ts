@@ -3,15 +3,15 @@
 // static delta the summary or delta indexes advertise (verified against their
 // digests), the delta indexes, and last summary.sig + summary byte for byte,
 // so a client of the mirror never sees a summary naming something absent.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { decode, type Variant } from '../../shared/gvariant/index.js';
 import { decodeSuperblock } from '../../shared/delta/index.js';
 import {
   ZSTD_DELTAS_SUMMARY_KEY, checksumFromBytes, checksumOf, deltaDir, parseChecksum, toModifiedBase64, type Checksum, type DeltaRoot,
 } from '../../shared/objects/index.js';
-import { fsyncDir, syncFilesystem, tmpName, writeFileAtomic, type Repo } from '../../shared/repo/index.js';
+import { writeDeltaDir, writeFileAtomic, type Repo } from '../../shared/repo/index.js';
 import type { Summary } from '../../shared/summary/index.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import { MAX_PART_SIZE } from './deltas.js';
@@ -40,27 +40,16 @@ async function copyDelta(repo: Repo, fetcher: Fetcher, dir: string, digest: Chec
   const sbBytes = sbRes.body ?? new Uint8Array(0);
   if (checksumOf(sbBytes) !== digest) throw new OtError('ERR_CHECKSUM_MISMATCH', `Superblock ${dir} does not match its advertised digest`, { url: fetcher.urlOf(`${dir}/superblock`) });
   const sb = decodeSuperblock(sbBytes);
-  const staging = join(repo.path, 'tmp', tmpName('mirror-delta'));
-  await mkdir(staging, { recursive: true });
-  try {
-    for (const [i, part] of sb.parts.entries()) {
-      if (sb.metadata.some(([k]) => k === `${dir}/${i}`)) continue; // inline
-      if (part.size > BigInt(MAX_PART_SIZE)) throw new OtError('ERR_TOO_LARGE', `Delta part ${dir}/${i} is ${part.size} bytes`);
-      const res = await fetcher.fetchBytes(`${dir}/${i}`, { maxSize: Number(part.size) });
-      const bytes = res.body ?? new Uint8Array(0);
-      if (checksumOf(bytes) !== part.checksum) throw new OtError('ERR_CHECKSUM_MISMATCH', `Delta part ${dir}/${i} is corrupt`, { url: fetcher.urlOf(`${dir}/${i}`) });
-      await writeFile(join(staging, String(i)), bytes);
-    }
-    await writeFile(join(staging, 'superblock'), sbBytes);
-    await syncFilesystem(staging);
-    const final = join(repo.path, dir);
-    await mkdir(dirname(final), { recursive: true });
-    await rm(final, { recursive: true, force: true });
-    await rename(staging, final);
-    await fsyncDir(dirname(final));
-  } finally {
-    await rm(staging, { recursive: true, force: true });
+  const parts: [number, Uint8Array][] = [];
+  for (const [i, part] of sb.parts.entries()) {
+    if (sb.metadata.some(([k]) => k === `${dir}/${i}`)) continue; // inline
+    if (part.size > BigInt(MAX_PART_SIZE)) throw new OtError('ERR_TOO_LARGE', `Delta part ${dir}/${i} is ${part.size} bytes`);
+    const res = await fetcher.fetchBytes(`${dir}/${i}`, { maxSize: Number(part.size) });
+    const bytes = res.body ?? new Uint8Array(0);
+    if (checksumOf(bytes) !== part.checksum) throw new OtError('ERR_CHECKSUM_MISMATCH', `Delta part ${dir}/${i} is corrupt`, { url: fetcher.urlOf(`${dir}/${i}`) });
+    parts.push([i, bytes]);
   }
+  await writeDeltaDir(repo, dir, sbBytes, parts);
 }
 
 /**

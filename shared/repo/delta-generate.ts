@@ -3,15 +3,14 @@
 // parts as 'S' (splice) ops, large content into fallbacks, parts xz- or un-
 // compressed, the TO commit and its detached metadata into the superblock.
 // Modified files are stored whole: no rollsum/bsdiff yet (see README).
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { OtError } from '../errors.js';
 import { Variant, decode, encode, type VardictEntry } from '../gvariant/index.js';
 import {
   COMMIT_FORMAT, S_IFLNK, S_IFMT, checksumOf, deltaDir, encodeDirmeta, type Checksum, type ObjectType, type Xattr,
 } from '../objects/index.js';
 import { compressPart, encodePartPayload, encodeSuperblock, writeVarint, type DeltaObject, type PartCompression, type PartHeader, type Fallback } from '../delta/index.js';
-import { fsyncDir, syncFilesystem, tmpName } from './atomic-fs.js';
+import { writeDeltaDir } from './delta-files.js';
 import type { Repo } from './repo.js';
 
 export interface GenerateOptions {
@@ -140,17 +139,7 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   if (checksumOf(encode(COMMIT_FORMAT, decode(COMMIT_FORMAT, commitBytes))) !== opts.to) {
     throw new OtError('ERR_NOT_NORMAL_FORM', `Commit ${opts.to} does not re-serialise to itself; cannot embed it`);
   }
-  // Write into a temp dir, then swap it in: readers see the old delta or the complete new one.
-  const staging = join(repo.path, 'tmp', tmpName('delta'));
-  await mkdir(staging, { recursive: true });
-  for (const [i, f] of files.entries()) await writeFile(join(staging, String(i)), f);
-  await writeFile(join(staging, 'superblock'), superblock);
-  await syncFilesystem(staging);
-  const final = join(repo.path, dir);
-  await mkdir(dirname(final), { recursive: true });
-  await rm(final, { recursive: true, force: true });
-  await rename(staging, final);
-  await fsyncDir(dirname(final));
+  await writeDeltaDir(repo, dir, superblock, files.map((f, i) => [i, f] as const));
   const bytes = superblock.length + files.reduce((n, f) => n + f.length, 0);
   return { dir, parts: headers.length, fallbacks: fallbacks.length, objects: fresh.length, bytes };
 }

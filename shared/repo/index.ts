@@ -19,3 +19,4 @@ export * from './tree-path.js';
 export * from './remotes.js';
 export * from './detached.js';
 export * from './delta-generate.js';
+export * from './delta-files.js';
