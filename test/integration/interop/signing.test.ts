@@ -190,3 +190,30 @@ describe('ed25519', () => {
     expect((await otsRun([`--repo=${repo}`, 'sign', '--verify', commit, good.pub])).code).toBe(1);
   });
 });
+
+describe('deltas and signatures', () => {
+  it('a delta generated after signing carries the commitmeta; verifying delta pulls succeed for stock ostree and ots', async () => {
+    const t = makeTmpDir();
+    const repo = join(t, 'src');
+    makeSampleTree(join(t, 'tree-a'), { variant: 0 });
+    makeSampleTree(join(t, 'tree-b'), { variant: 1 });
+    await ots(`--repo=${repo}`, 'init', '--mode=archive');
+    const a = (await ots(`--repo=${repo}`, 'commit', '-b', 'main', `--gpg-sign=${vendor.fingerprint}`, `--gpg-homedir=${vendor.homedir}`, join(t, 'tree-a'))).trim();
+    const b = (await ots(`--repo=${repo}`, 'commit', '-b', 'main', `--gpg-sign=${vendor.fingerprint}`, `--gpg-homedir=${vendor.homedir}`, join(t, 'tree-b'))).trim();
+    await ots(`--repo=${repo}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`);
+    await ots(`--repo=${repo}`, 'static-delta', 'generate', '--empty', `--to=${b}`);
+    await ots(`--repo=${repo}`, 'summary', '-u', `--gpg-sign=${vendor.fingerprint}`, `--gpg-homedir=${vendor.homedir}`);
+    const srv = await startOtsServer(repo);
+    const deltaGets = async () => Number(/ots_http_requests_total\{class="delta",status="200"\} (\d+)/.exec(await (await fetch(`${srv.url}/metrics`)).text())?.[1] ?? 0);
+    for (const tool of ['ostree', 'ots'] as const) {
+      const c = await client(t, tool, srv.url, vendor, `c-${tool}`);
+      const r = cli(tool, c);
+      await r('pull', 'o', `main@${a}`);
+      const before = await deltaGets();
+      await r('pull', 'o', 'main');   // through the from→to delta, verifying the commitmeta it embeds
+      expect(await deltaGets()).toBeGreaterThan(before);
+      await ostree('fsck', `--repo=${c}`);
+      expect(await ostree('show', `--repo=${c}`, `--gpg-verify-remote=o`, b)).toContain('Good signature');
+    }
+  });
+});
