@@ -12,7 +12,7 @@ import {
 import {
   decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type DeltaObject, type Superblock,
 } from '../../shared/delta/index.js';
-import type { Transaction } from '../../shared/repo/index.js';
+import { faultPoint, type Transaction } from '../../shared/repo/index.js';
 import type { Summary } from '../../shared/summary/index.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 
@@ -97,6 +97,7 @@ export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superbl
       const file = await partFile(r, choice, sb, i, part.size, part.checksum);
       const payload = decodePartPayload(await decompressPart(file, MAX_PART_PAYLOAD));
       written += await executePart(payload, part.objects, sink, { maxObjectSize: MAX_PART_PAYLOAD });
+      faultPoint(`delta-after-part-${i}`);
     } catch (err: unknown) {
       if (err instanceof OtError && (err.code === 'ERR_SIGNATURE_INVALID' || err.code === 'ERR_IO')) throw err;
       failed.push(i);

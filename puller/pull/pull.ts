@@ -59,6 +59,8 @@ export interface PullResult {
   bytes: number;
   requests: number;
   seconds: number;
+  /** Verified objects taken over from an interrupted earlier pull. */
+  adopted: number;
 }
 
 interface Target { ref: string | null; checksum: Checksum | null }
@@ -71,7 +73,7 @@ export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], op
   try {
     const p = new Pull(repo, remote, fetcher, opts, policy);
     const refs = await p.run(specs.length > 0 || opts.mirror ? specs : remote.branches);
-    return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: fetcher.bytes, requests: fetcher.requests, seconds: (Date.now() - started) / 1000 };
+    return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: fetcher.bytes, requests: fetcher.requests, seconds: (Date.now() - started) / 1000, adopted: p.adopted };
   } finally {
     await fetcher.close();
   }
@@ -80,6 +82,7 @@ export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], op
 class Pull {
   metadataFetched = 0;
   contentFetched = 0;
+  adopted = 0;
   /** Objects requested or known present in this pull, by "type:checksum". */
   private readonly seen = new Set<string>();
   private readonly scheduler: Scheduler;
@@ -105,7 +108,8 @@ class Pull {
       targets.push(t);
       this.emit({ type: 'resolved', ref: t.ref, checksum: t.checksum });
     }
-    this.tx = await Transaction.begin(this.repo);
+    this.tx = await Transaction.begin(this.repo, { adoptOrphans: true });
+    this.adopted = this.tx.adopted;
     try {
       for (const t of targets) await this.markPartial(t.checksum);
       for (const t of targets) await this.tryDelta(t, summary);
@@ -181,7 +185,9 @@ class Pull {
   private async tryDelta(t: { ref: string; checksum: Checksum }, summary: Summary | null): Promise<void> {
     if (this.opts.disableStaticDeltas || this.repo.isArchive) return;
     let from = await this.repo.readRef(t.ref, this.remote.name);
-    if (from === t.checksum || this.tx.hasObjectSync(t.checksum, 'commit')) return;
+    if (from === t.checksum) return;
+    // A commit already here and complete needs no delta; a partial one (interrupted pull) still uses it.
+    if (this.tx.hasObjectSync(t.checksum, 'commit') && !(await this.repo.isCommitPartial(t.checksum))) return;
     if (from !== null && !this.repo.hasObjectSync(from, 'commit')) from = null;
     const choice = await findDelta(this.fetcher, summary, from, t.checksum, MAX_METADATA_SIZE);
     if (choice === null) {

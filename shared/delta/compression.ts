@@ -4,8 +4,6 @@
 // inputs over ~4 MB, bench/zstd.ts). Decompression is capped so a part cannot balloon.
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import lzma from 'lzma-native';
-import { DecompressStream, compress as zstdCompress } from 'zstd-napi';
 import { OtError } from '../errors.js';
 import { COMPRESSION_BYTE, splitPartFile, type PartCompression } from './part.js';
 
@@ -15,7 +13,10 @@ export async function decompressPart(file: Uint8Array, maxSize: number): Promise
   if (compression === 'none') return data;
   const chunks: Buffer[] = [];
   let size = 0;
-  const decoder = compression === 'zstd' ? new DecompressStream({ windowLogMax: 27 }) : lzma.createDecompressor({ memlimit: 256 * 1024 * 1024 });
+  // Native codecs load on first use: most commands never touch a delta (start-up time).
+  const decoder = compression === 'zstd'
+    ? new (await import('zstd-napi')).DecompressStream({ windowLogMax: 27 })
+    : (await import('lzma-native')).default.createDecompressor({ memlimit: 256 * 1024 * 1024 });
   try {
     await pipeline(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), decoder, new Writable({
       write(chunk: Buffer, _e, cb) {
@@ -37,9 +38,9 @@ export async function decompressPart(file: Uint8Array, maxSize: number): Promise
 export async function compressPart(payload: Uint8Array, compression: PartCompression): Promise<Uint8Array> {
   let body: Uint8Array;
   if (compression === 'none') body = payload;
-  else if (compression === 'xz') body = new Uint8Array(await lzma.compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { preset: 6 }));
+  else if (compression === 'xz') body = new Uint8Array(await (await import('lzma-native')).default.compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { preset: 6 }));
   // zstd level 19: publishing is done once, so trade generation time for size (within ~10% of xz).
-  else body = new Uint8Array(zstdCompress(payload, { compressionLevel: 19 }));
+  else body = new Uint8Array((await import('zstd-napi')).compress(payload, { compressionLevel: 19 }));
   const out = new Uint8Array(body.length + 1);
   out[0] = COMPRESSION_BYTE[compression];
   out.set(body, 1);

@@ -15,6 +15,7 @@ import { faultPoint, syncFilesystem, tmpName } from './atomic-fs.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
+import { markOwner, orphanedStagingDirs, removeDir, stagedObjects, verifyStagedObject } from './adopt-staging.js';
 
 /** A ref update applied when the transaction commits. */
 export interface RefUpdate { name: string; checksum: Checksum | null; remote?: string | null }
@@ -30,10 +31,36 @@ export class Transaction {
   private constructor(readonly repo: Repo, readonly stagingDir: string) {}
 
   /** Start a transaction on `repo` (creates its staging directory). */
-  static async begin(repo: Repo): Promise<Transaction> {
+  static async begin(repo: Repo, opts: { adoptOrphans?: boolean } = {}): Promise<Transaction> {
     const dir = join(repo.path, 'tmp', tmpName('staging'));
     await mkdir(dir, { recursive: true });
-    return new Transaction(repo, dir);
+    await markOwner(dir);
+    const tx = new Transaction(repo, dir);
+    if (opts.adoptOrphans) await tx.adoptOrphans();
+    return tx;
+  }
+
+  /** Objects adopted from dead transactions (resume after a crash). */
+  adopted = 0;
+
+  /**
+   * Take over the verified objects of staging dirs whose process died, so an
+   * interrupted pull resumes instead of downloading them again.
+   */
+  private async adoptOrphans(): Promise<void> {
+    for (const old of await orphanedStagingDirs(this.repo, this.stagingDir)) {
+      for (const [rel, csum, type] of await stagedObjects(old)) {
+        const target = loosePath(csum, type, this.repo.isArchive);
+        if (this.staged.has(target) || this.repo.hasObjectSync(csum, type)) continue;
+        if (!(await verifyStagedObject(this.repo, join(old, rel), csum, type))) continue;
+        const dir = join(this.stagingDir, target.slice(8, 10));
+        if (!this.madeDirs.has(dir)) { mkdirSync(dir, { recursive: true }); this.madeDirs.add(dir); }
+        renameSync(join(old, rel), this.stagedPath(target));
+        this.staged.add(target);
+        this.adopted++;
+      }
+      await removeDir(old);
+    }
   }
 
   /** Number of objects written so far. */

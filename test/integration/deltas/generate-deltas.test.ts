@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
-import { ostree, ots } from '../../helpers/run.js';
+import { ostree, ots, otsRun } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
 import { startOtsServer } from '../../helpers/servers.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -110,5 +110,37 @@ describe('zstd deltas (our extension)', () => {
     await ostree('pull', `--repo=${stock}`, 'o', 'os');
     expect(await deltaGets()).toBeGreaterThan(before);
     await ostree('fsck', `--repo=${stock}`);
+  });
+});
+
+describe('interrupted pulls resume', () => {
+  it('a delta pull killed after two parts does not download those parts again', async () => {
+    const t = makeTmpDir();
+    const { src, a, b } = await source(t);
+    for (let i = 0; i < 12; i++) writeFileSync(join(t, 'tree-b', `usr/lib/chunk${i}.bin`), Buffer.from(Array.from({ length: 40_000 }, (_, j) => (j * 7 + i * 13) % 251)));
+    const b2 = (await ots(`--repo=${src}`, 'commit', '-b', 'os', '--timestamp=@1700000002', join(t, 'tree-b'))).trim();
+    await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b2}`, '--max-chunk-size=0.05');
+    await ots(`--repo=${src}`, 'summary', '-u');
+    const srv = await startOtsServer(src, ['--access-log', '--log-level', 'info']);
+    const c = join(t, 'client');
+    await ots(`--repo=${c}`, 'init', '--mode=bare-user');
+    await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
+    await ots(`--repo=${c}`, 'pull', 'o', `os@${a}`);
+    const killed = await otsRun([`--repo=${c}`, 'pull', 'o', 'os'], { env: { OSTREE_TS_TEST_FAULT: 'delta-after-part-1' } });
+    expect(killed.signal).toBe('SIGKILL');
+    const parts = async () => {
+      const text = await (await fetch(`${srv.url}/metrics`)).text();
+      return Number(/ots_http_requests_total\{class="delta",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await parts();
+    const out = (await ots(`--repo=${c}`, 'pull', '--json', 'o', 'os')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; adopted?: number; parts?: number });
+    const result = out.find((e) => e.type === 'result');
+    const delta = out.find((e) => e.type === 'delta');
+    expect(result?.adopted).toBeGreaterThan(0);
+    // superblock + every part but the two already applied
+    expect(await parts() - before).toBe(1 + (delta?.parts ?? 0) - 2);
+    expect(await ots(`--repo=${c}`, 'rev-parse', 'o:os')).toBe(`${b2}\n`);
+    await ostree('fsck', `--repo=${c}`);
+    expect(b).not.toBe(b2);
   });
 });
