@@ -47,6 +47,7 @@ async function generate(ctx: CommandContext, argv: string[]): Promise<number> {
   const r = await generateDelta(repo, {
     from, to, inline: values.inline, compression, now: ctx.now(),
     minFallbackSize: mb(values['min-fallback-size'], 4_000_000), maxChunkSize: mb(values['max-chunk-size'], 32 * 1024 * 1024),
+    disableBsdiff: values['disable-bsdiff'] === true, maxBsdiffSize: mb(values['max-bsdiff-size'], 128_000_000),
   });
   if (values.json) ctx.io.out(JSON.stringify(r));
   else ctx.io.out(`Generated static delta ${from ? `${from}-` : ''}${to}: ${r.objects} objects in ${r.parts} part(s), ${r.fallbacks} fallback(s), ${r.bytes} bytes`);

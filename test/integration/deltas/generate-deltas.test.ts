@@ -153,3 +153,33 @@ describe('interrupted pulls resume', () => {
     expect(b).not.toBe(b2);
   });
 });
+
+describe('bsdiff', () => {
+  it('a modified file becomes a small bsdiff patch that stock ostree and ots both apply', async () => {
+    const t = makeTmpDir();
+    const src = join(t, 'src');
+    await ots(`--repo=${src}`, 'init', '--mode=archive');
+    const data = Buffer.from(Array.from({ length: 400_000 }, (_, i) => (i * 2654435761) >>> 24));
+    for (const v of ['a', 'b']) {
+      makeSampleTree(join(t, v));
+      if (v === 'b') data[1234] = (data[1234] ?? 0) ^ 0xff;
+      writeFileSync(join(t, v, 'usr/lib/blob.bin'), data);
+    }
+    const a = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'a'))).trim();
+    const b = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'b'))).trim();
+    const out = JSON.parse(await ots(`--repo=${src}`, 'static-delta', 'generate', '--json', `--from=${a}`, `--to=${b}`)) as { bytes: number };
+    expect(out.bytes).toBeLessThan(20_000);
+    await ots(`--repo=${src}`, 'summary', '-u');
+    const srv = await startOtsServer(src);
+    for (const tool of ['ostree', 'ots'] as const) {
+      const c = join(t, `client-${tool}`);
+      const run = tool === 'ots' ? (...x: string[]) => ots(`--repo=${c}`, ...x) : (...x: string[]) => ostree(`--repo=${c}`, ...x);
+      await run('init', '--mode=bare-user');
+      await run('remote', 'add', '--no-gpg-verify', 'o', srv.url);
+      await run('pull', 'o', `os@${a}`);
+      await run('pull', 'o', 'os');
+      await ostree('fsck', `--repo=${c}`);
+      expect(await ostree('cat', `--repo=${c}`, b, '/usr/lib/blob.bin').then((s) => s.length)).toBeGreaterThan(0);
+    }
+  });
+});
