@@ -23,6 +23,9 @@ export interface ExecuteOptions {
   maxObjectSize: number;
 }
 
+/** Object writes in flight at once. */
+const WRITE_CONCURRENCY = 16;
+
 const OP = { S: 0x53, o: 0x6f, w: 0x77, r: 0x72, R: 0x52, c: 0x63, B: 0x42 } as const;
 
 function slice(payload: Uint8Array, offset: number, length: number, what: string): Uint8Array {
@@ -40,6 +43,20 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
   let written = 0;
   let open: { obj: DeltaObject; header: FileHeader; size: number; chunks: Uint8Array[]; have: number; skip: boolean } | null = null;
   let source: Uint8Array | null = null;
+  // Objects are written concurrently (file creation is latency-bound); a read
+  // source is only read once every earlier write has landed.
+  const inFlight = new Set<Promise<void>>();
+  let firstError: unknown = null;
+  const submit = async (write: () => Promise<void>) => {
+    if (firstError !== null) throw firstError;
+    while (inFlight.size >= WRITE_CONCURRENCY) await Promise.race(inFlight);
+    const p: Promise<void> = write().catch((err: unknown) => { firstError ??= err; }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  const flush = async () => {
+    await Promise.all(inFlight);
+    if (firstError !== null) throw firstError;
+  };
   const next = () => { const [v, p] = readVarint(ops, pc); pc = p; return v; };
   const current = () => {
     const o = objects[cursor];
@@ -63,7 +80,8 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
         if (obj.type !== 'file') {
           const length = next();
           const offset = next();
-          if (!sink.has(obj)) await sink.writeMetadata(obj, slice(payload, offset, length, `${obj.type} ${obj.checksum}`));
+          const bytes = slice(payload, offset, length, `${obj.type} ${obj.checksum}`);
+          if (!sink.has(obj)) await submit(() => sink.writeMetadata(obj, bytes));
         } else {
           const m = meta(next(), next());
           const size = next();
@@ -71,7 +89,7 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
           const data = slice(payload, offset, size, `file ${obj.checksum}`);
           const isLink = (m.mode & S_IFMT) === S_IFLNK;
           const header: FileHeader = { ...m, symlinkTarget: isLink ? Buffer.from(data).toString('utf8') : '' };
-          if (!sink.has(obj)) await sink.writeContent(obj, header, isLink ? new Uint8Array(0) : data);
+          if (!sink.has(obj)) await submit(() => sink.writeContent(obj, header, isLink ? new Uint8Array(0) : data));
         }
         cursor++;
         written++;
@@ -99,6 +117,7 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
       case OP.r: {
         const offset = next();
         const csum = checksumFromBytes(slice(payload, offset, 32, 'read source checksum'));
+        if (!open?.skip) await flush();
         source = open?.skip ? new Uint8Array(0) : await sink.readContent(csum);
         break;
       }
@@ -121,7 +140,9 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
         if (!open) throw new OtError('ERR_BAD_FORMAT', "'c' with no open object", { offset: pc });
         if (!open.skip) {
           if (open.have !== open.size) throw new OtError('ERR_BAD_FORMAT', `Object ${open.obj.checksum} got ${open.have} of ${open.size} bytes`, { offset: pc });
-          await sink.writeContent(open.obj, open.header, Buffer.concat(open.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))));
+          const o = open;
+          const data = Buffer.concat(o.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+          await submit(() => sink.writeContent(o.obj, o.header, data));
         }
         open = null;
         source = null;
@@ -133,6 +154,7 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
         throw new OtError('ERR_BAD_FORMAT', `Unknown delta opcode ${op} at offset ${pc - 1}`, { offset: pc - 1 });
     }
   }
+  await flush();
   if (open) throw new OtError('ERR_BAD_FORMAT', 'Delta part ends with an open object');
   if (cursor !== objects.length) throw new OtError('ERR_BAD_FORMAT', `Delta part wrote ${cursor} of ${objects.length} objects`);
   return written;
