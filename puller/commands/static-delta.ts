@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { decodeSuperblock, type PartCompression } from '../../shared/delta/index.js';
 import { deltaDir, parseChecksum, type Checksum } from '../../shared/objects/index.js';
-import { generateDelta, listDeltas, writeDeltaIndexes } from '../../shared/repo/index.js';
+import { applyOfflineDelta, generateDelta, listDeltas, writeDeltaIndexes } from '../../shared/repo/index.js';
 import { needArgs, openRepo, parseCommand, type Command, type CommandContext } from '../context.js';
 
 const USAGE = 'ots --repo=PATH static-delta (generate [--from=REV | --empty] --to=REV [--inline] [--min-fallback-size=MB] [--max-chunk-size=MB] '
-  + '[--disable-bsdiff] [--compression=xz|zstd|none] | list | show NAME | delete NAME | indexes | reindex)';
+  + '[--disable-bsdiff] [--compression=xz|zstd|none] [--filename=FILE] | apply-offline FILE | list | show NAME | delete NAME | indexes | reindex)';
 
 export const staticDelta: Command = async (ctx, argv) => {
   const [sub, ...rest] = argv;
@@ -19,6 +19,7 @@ export const staticDelta: Command = async (ctx, argv) => {
     case 'delete': return del(ctx, rest);
     case 'indexes': return indexes(ctx, rest);
     case 'reindex': return reindex(ctx, rest);
+    case 'apply-offline': return applyOffline(ctx, rest);
     default: throw new OtError('ERR_INVALID_ARGUMENT', `Unknown static-delta subcommand '${sub ?? ''}'`, { hint: `usage: ${USAGE}` });
   }
 };
@@ -32,7 +33,7 @@ async function generate(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, {
     from: { type: 'string' }, to: { type: 'string' }, empty: { type: 'boolean' }, inline: { type: 'boolean' },
     'min-fallback-size': { type: 'string' }, 'max-chunk-size': { type: 'string' }, 'max-bsdiff-size': { type: 'string' },
-    'disable-bsdiff': { type: 'boolean' }, compression: { type: 'string' },
+    'disable-bsdiff': { type: 'boolean' }, compression: { type: 'string' }, filename: { type: 'string' },
   }, USAGE);
   const repo = await openRepo(ctx, values.repo);
   if (!values.to) throw new OtError('ERR_INVALID_ARGUMENT', '--to=REV is required', { hint: `usage: ${USAGE}` });
@@ -45,7 +46,7 @@ async function generate(ctx: CommandContext, argv: string[]): Promise<number> {
   }
   const mb = (v: string | undefined, d: number) => (v === undefined ? d : Math.floor(Number(v) * 1_000_000));
   const r = await generateDelta(repo, {
-    from, to, inline: values.inline, compression, now: ctx.now(),
+    from, to, inline: values.inline, compression, now: ctx.now(), filename: values.filename,
     minFallbackSize: mb(values['min-fallback-size'], 4_000_000), maxChunkSize: mb(values['max-chunk-size'], 32 * 1024 * 1024),
     disableBsdiff: values['disable-bsdiff'] === true, maxBsdiffSize: mb(values['max-bsdiff-size'], 128_000_000),
   });
@@ -104,6 +105,16 @@ async function indexes(ctx: CommandContext, argv: string[]): Promise<number> {
   for (const p of (await readdir(root).catch(() => [] as string[])).sort()) {
     for (const f of (await readdir(join(root, p))).sort()) ctx.io.out(`${p}${f.replace(/\.index$/, '')}`);
   }
+  return 0;
+}
+
+async function applyOffline(ctx: CommandContext, argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {}, USAGE);
+  needArgs(positionals, 1, USAGE);
+  const repo = await openRepo(ctx, values.repo);
+  const r = await applyOfflineDelta(repo, positionals[0] as string);
+  if (values.json) ctx.io.out(JSON.stringify(r));
+  else ctx.io.out(`Applied delta: commit ${r.commit} (${r.objects} objects)`);
   return 0;
 }
 

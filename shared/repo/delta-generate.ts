@@ -13,6 +13,7 @@ import {
 } from '../objects/index.js';
 import { compressPart, encodePartPayload, encodeSuperblock, writeVarint, type DeltaObject, type PartCompression, type PartHeader, type Fallback } from '../delta/index.js';
 import { writeDeltaDir } from './delta-files.js';
+import { writeFileAtomic } from './atomic-fs.js';
 import type { Repo } from './repo.js';
 
 export interface GenerateOptions {
@@ -26,6 +27,8 @@ export interface GenerateOptions {
   compression?: PartCompression;
   /** Seconds since the epoch for the superblock timestamp. */
   now: bigint;
+  /** Write a self-contained delta (inline parts) to this file instead of under deltas/ (--filename). */
+  filename?: string;
   /** Never bsdiff modified files (--disable-bsdiff). */
   disableBsdiff?: boolean;
   /** Files larger than this are never bsdiffed (bsdiff needs ~9x the old file in memory). Default 128 MB. */
@@ -187,7 +190,7 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   for (const [i, p] of parts.entries()) {
     const file = await compressPart(p.payload(), compression);
     headers.push({ version: 0, checksum: checksumOf(file), size: BigInt(file.length), usize: BigInt(p.usize), objects: p.objects });
-    if (opts.inline) inline.push([`${dir}/${i}`, new Variant('(yay)', [file[0] as number, file.subarray(1)])]);
+    if (opts.inline || opts.filename) inline.push([`${dir}/${i}`, new Variant('(yay)', [file[0] as number, file.subarray(1)])]);
     else files.push(file);
   }
   const commitBytes = await repo.readMetadata(opts.to, 'commit');
@@ -202,7 +205,8 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   if (checksumOf(encode(COMMIT_FORMAT, decode(COMMIT_FORMAT, commitBytes))) !== opts.to) {
     throw new OtError('ERR_NOT_NORMAL_FORM', `Commit ${opts.to} does not re-serialise to itself; cannot embed it`);
   }
-  await writeDeltaDir(repo, dir, superblock, files.map((f, i) => [i, f] as const));
+  if (opts.filename) await writeFileAtomic(opts.filename, superblock);
+  else await writeDeltaDir(repo, dir, superblock, files.map((f, i) => [i, f] as const));
   const bytes = superblock.length + files.reduce((n, f) => n + f.length, 0);
   return { dir, parts: headers.length, fallbacks: fallbacks.length, objects: fresh.length, bytes };
 }

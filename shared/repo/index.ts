@@ -20,3 +20,4 @@ export * from './remotes.js';
 export * from './detached.js';
 export * from './delta-generate.js';
 export * from './delta-files.js';
+export * from './delta-apply-offline.js';

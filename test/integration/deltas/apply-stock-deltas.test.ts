@@ -90,3 +90,21 @@ describe('ots pull with stock-generated deltas', () => {
     await ostree('fsck', `--repo=${c}`);
   });
 });
+
+describe('apply-offline', () => {
+  it.each([['stock ostree', 'ots'], ['ots', 'stock ostree']] as const)('a delta file made by %s is applied offline by %s', async (maker, applier) => {
+    const t = makeTmpDir();
+    const { src, a, b } = await twoVersions(t);
+    const file = join(t, 'update.delta');
+    if (maker === 'ots') await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`, `--filename=${file}`, '--min-fallback-size=100');
+    else await ostree('static-delta', 'generate', `--repo=${src}`, `--from=${a}`, `--to=${b}`, '--inline', `--filename=${file}`, '--min-fallback-size=100');
+    const c = join(t, 'offline');
+    await ostree('init', `--repo=${c}`, '--mode=bare-user');
+    await ostree('pull-local', `--repo=${c}`, src, a);
+    if (applier === 'ots') await ots(`--repo=${c}`, 'static-delta', 'apply-offline', file);
+    else await ostree('static-delta', 'apply-offline', `--repo=${c}`, file);
+    await ostree('fsck', `--repo=${c}`);
+    await ostree('checkout', `--repo=${c}`, '-U', b, join(t, 'out'));
+    expect(diffTrees(join(t, 'tree-b'), join(t, 'out'), { modeMask: 0o777 })).toEqual([]);
+  });
+});
