@@ -10,9 +10,9 @@ import {
   ZSTD_DELTAS_SUMMARY_KEY, checksumFromBytes, checksumOf, deltaDir, deltaName, decodeCommit, type Checksum, type Commit,
 } from '../../shared/objects/index.js';
 import {
-  decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type DeltaObject, type Superblock,
+  decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type Superblock,
 } from '../../shared/delta/index.js';
-import { faultPoint, type Transaction } from '../../shared/repo/index.js';
+import { faultPoint, transactionSink, type Transaction } from '../../shared/repo/index.js';
 import type { Summary } from '../../shared/summary/index.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 
@@ -85,12 +85,7 @@ export interface PartRunner {
 export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superblock): Promise<{ written: number; failed: number[] }> {
   let written = 0;
   const failed: number[] = [];
-  const sink = {
-    has: (o: DeltaObject) => r.tx.hasObjectSync(o.checksum, o.type),
-    readContent: (c: Checksum) => r.tx.readContentPayload(c),
-    writeMetadata: async (o: DeltaObject, bytes: Uint8Array) => { await r.tx.writeMetadata(o.type, bytes, o.checksum); },
-    writeContent: async (o: DeltaObject, h: Parameters<Transaction['writeContent']>[0], p: Uint8Array) => { await r.tx.writeContent(h, p, o.checksum); },
-  };
+  const sink = transactionSink(r.tx);
   for (const [i, part] of sb.parts.entries()) {
     if (part.objects.every((o) => sink.has(o))) continue;
     try {

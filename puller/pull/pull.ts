@@ -63,7 +63,6 @@ export interface PullResult {
   adopted: number;
 }
 
-interface Target { ref: string | null; checksum: Checksum | null }
 
 /** Pull `specs` (REF or REF@COMMIT; all configured branches when empty) from `remote`. */
 export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], opts: PullOptions): Promise<PullResult> {

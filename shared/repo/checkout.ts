@@ -2,7 +2,7 @@
 // Everything is created below a directory we made, names are validated, and
 // nothing is ever opened through a symlink: files are created with O_EXCL
 // (which does not follow a final symlink) and existing directories are lstat'ed.
-import { chmod, chown, copyFile, lchown, link, lstat, mkdir, open, symlink, unlink } from 'node:fs/promises';
+import { chmod, chown, copyFile, lchown, link, lstat, open, symlink, unlink } from 'node:fs/promises';
 import { constants, createWriteStream, linkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';

@@ -3,12 +3,22 @@
 // fallback objects. Every object is verified as it is written; no ref moves.
 import { readFile } from 'node:fs/promises';
 import { OtError } from '../errors.js';
-import { decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type DeltaObject } from '../delta/index.js';
-import { checksumOf, deltaDir, type Checksum } from '../objects/index.js';
+import { decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type DeltaObject, type DeltaSink } from '../delta/index.js';
+import { checksumOf, deltaDir, type Checksum, type FileHeader } from '../objects/index.js';
 import type { Repo } from './repo.js';
 import { Transaction } from './transaction.js';
 import type { Variant } from '../gvariant/index.js';
 import { encode } from '../gvariant/index.js';
+
+/** A delta sink that writes into a transaction, checksum-verifying every object. */
+export function transactionSink(tx: Transaction): DeltaSink {
+  return {
+    has: (o: DeltaObject) => tx.hasObjectSync(o.checksum, o.type),
+    readContent: (c: Checksum) => tx.readContentPayload(c),
+    writeMetadata: async (o: DeltaObject, bytes: Uint8Array) => { await tx.writeMetadata(o.type, bytes, o.checksum); },
+    writeContent: async (o: DeltaObject, h: FileHeader, p: Uint8Array) => { await tx.writeContent(h, p, o.checksum); },
+  };
+}
 
 export async function applyOfflineDelta(repo: Repo, path: string): Promise<{ commit: Checksum; objects: number }> {
   const sb = decodeSuperblock(new Uint8Array(await readFile(path)));
@@ -26,12 +36,7 @@ export async function applyOfflineDelta(repo: Repo, path: string): Promise<{ com
     const meta = roots.map((r) => sb.metadata.find(([k]) => k === `${r}/commitmeta`)?.[1]).find((v): v is Variant => v !== undefined);
     if (meta?.type === 'a{sv}') await tx.writeMetadata('commitmeta', encode('a{sv}', meta.value), sb.to);
     await tx.writeMetadata('commit', commitBytes, sb.to);
-    const sink = {
-      has: (o: DeltaObject) => tx.hasObjectSync(o.checksum, o.type),
-      readContent: (c: Checksum) => tx.readContentPayload(c),
-      writeMetadata: async (o: DeltaObject, bytes: Uint8Array) => { await tx.writeMetadata(o.type, bytes, o.checksum); },
-      writeContent: async (o: DeltaObject, h: Parameters<Transaction['writeContent']>[0], p: Uint8Array) => { await tx.writeContent(h, p, o.checksum); },
-    };
+    const sink = transactionSink(tx);
     for (const [i, part] of sb.parts.entries()) {
       const inline = roots.map((r) => sb.metadata.find(([k]) => k === `${r}/${i}`)?.[1]).find((v): v is Variant => v !== undefined);
       if (inline === undefined) throw new OtError('ERR_UNSUPPORTED', `Delta file ${path} is not self-contained (part ${i} is not inline)`, { path, hint: 'generate it with --filename (or --inline)' });
