@@ -141,9 +141,10 @@ async function status(ctx: CommandContext, argv: string[]): Promise<number> {
   }
   if (list.length === 0) { ctx.io.out('No deployments.'); return 0; }
   const repo = await Repo.open(sysroot.repoPath).catch(() => null);
-  for (const [i, d] of list.entries()) {
-    const rollback = i === 1 && list[0]?.osname === d.osname;
-    ctx.io.out(`  ${d.osname} ${d.csum}.${d.deployserial}${rollback ? ' (rollback)' : ''}`);
+  for (const d of list) {
+    // Like stock ostree: "(rollback)"/"*" only make sense relative to a booted deployment, which a
+    // sysroot we are not booted from does not have.
+    ctx.io.out(`  ${d.osname} ${d.csum}.${d.deployserial}`);
     const c = repo ? await repo.loadCommit(d.csum as never).catch(() => null) : null;
     const version = c?.metadata.find(([k]) => k === 'version')?.[1];
     if (version?.type === 's') ctx.io.out(`    Version: ${version.value as string}`);
