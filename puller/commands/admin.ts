@@ -4,7 +4,7 @@
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
-import { Repo, parseRefspec, readRemote } from '../../shared/repo/index.js';
+import { Repo, parseRefspec, readRemote, remoteConfigs } from '../../shared/repo/index.js';
 import { needArgs, parseCommand, type Command, type CommandContext } from '../context.js';
 import { commitList, deploy, mergeDeployment } from '../deploy/deploy.js';
 import { Sysroot, isPinned, type Deployment } from '../deploy/sysroot.js';
@@ -114,7 +114,7 @@ async function upgrade(ctx: CommandContext, argv: string[]): Promise<number> {
   const { remote, ref } = parseRefspec(refspec);
   if (!values['deploy-only'] && remote !== null) {
     const { pull: runPull } = await import('../pull/pull.js');
-    const result = await runPull(repo, readRemote(repo.config, remote), [ref], {
+    const result = await runPull(repo, readRemote(await remoteConfigs(repo.path, repo.config), remote), [ref], {
       depth: 0, commitMetadataOnly: false, maxConcurrency: 16, retries: 5, stallTimeoutMs: 30_000, headers: {},
       globalGpgDir: ctx.env.OSTREE_GPG_HOME ?? '/usr/share/ostree/trusted.gpg.d',
     });

@@ -1,7 +1,7 @@
 // ots pull [options] REMOTE [REF...|REF@COMMIT]: fetch commits from a remote
 // (ostree pull). Progress bar on a TTY, JSON lines with --json.
 import { OtError } from '../../shared/errors.js';
-import { readRemote } from '../../shared/repo/index.js';
+import { readRemote, remoteConfigs } from '../../shared/repo/index.js';
 import { needArgs, openRepo, parseCommand, type Command } from '../context.js';
 import { Progress } from '../progress.js';
 import { pull as runPull, type PullEvent } from '../pull/pull.js';
@@ -27,7 +27,7 @@ export const pull: Command = async (ctx, argv) => {
   needArgs(positionals, 1, USAGE);
   const repo = await openRepo(ctx, values.repo);
   const [remoteName, ...specs] = positionals as [string, ...string[]];
-  const remote = readRemote(repo.config, remoteName);
+  const remote = readRemote(await remoteConfigs(repo.path, repo.config), remoteName);
   const headers: Record<string, string> = {};
   for (const kv of values['http-header'] ?? []) {
     const i = kv.indexOf('=');

@@ -2,7 +2,7 @@
 import { OtError } from '../../shared/errors.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listRemotes, readRemote, remoteGroup, validateRemoteName, writeFileAtomic } from '../../shared/repo/index.js';
+import { listRemotes, readRemote, remoteConfigs, remoteGroup, validateRemoteName, writeFileAtomic } from '../../shared/repo/index.js';
 import { readGpgPublicKeys, type GpgPublicKey } from '../../shared/sign/index.js';
 import { decodeSummary } from '../../shared/summary/index.js';
 import { needArgs, openRepo, parseCommand, type Command, type CommandContext } from '../context.js';
@@ -106,9 +106,10 @@ async function del(ctx: CommandContext, argv: string[]): Promise<number> {
 async function list(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, { 'show-urls': { type: 'boolean', short: 'u' } }, USAGE);
   const repo = await openRepo(ctx, values.repo);
-  const names = listRemotes(repo.config);
-  if (values.json) { ctx.io.out(JSON.stringify(names.map((n) => readRemote(repo.config, n)))); return 0; }
-  for (const n of names) ctx.io.out(values['show-urls'] ? `${n.padEnd(14)} ${readRemote(repo.config, n).url}` : n);
+  const configs = await remoteConfigs(repo.path, repo.config);
+  const names = listRemotes(configs);
+  if (values.json) { ctx.io.out(JSON.stringify(names.map((n) => readRemote(configs, n)))); return 0; }
+  for (const n of names) ctx.io.out(values['show-urls'] ? `${n.padEnd(14)} ${readRemote(configs, n).url}` : n);
   return 0;
 }
 
@@ -116,7 +117,7 @@ async function showUrl(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {}, USAGE);
   needArgs(positionals, 1, USAGE);
   const repo = await openRepo(ctx, values.repo);
-  ctx.io.out(readRemote(repo.config, positionals[0] as string).url);
+  ctx.io.out(readRemote(await remoteConfigs(repo.path, repo.config), positionals[0] as string).url);
   return 0;
 }
 
@@ -124,7 +125,7 @@ async function summary(ctx: CommandContext, argv: string[], sub: 'refs' | 'summa
   const { values, positionals } = parseCommand(argv, {}, USAGE);
   needArgs(positionals, 1, USAGE);
   const repo = await openRepo(ctx, values.repo);
-  const r = readRemote(repo.config, positionals[0] as string);
+  const r = readRemote(await remoteConfigs(repo.path, repo.config), positionals[0] as string);
   const fetcher = new Fetcher(r.url, { connections: 1, retries: 3, stallTimeoutMs: 30_000 });
   try {
     const res = await fetcher.fetchBytes('summary', { maxSize: 10 * 1024 * 1024 });

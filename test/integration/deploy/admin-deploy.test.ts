@@ -2,7 +2,7 @@
 // `ostree admin status`; upgrade and rollback; the deployment equals an
 // ostree checkout; BLS entries; the same commits deployed by stock ostree give
 // the same /boot and /ostree trees; /etc three-way merge cases.
-import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, unlinkSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
@@ -157,6 +157,23 @@ describe('ots admin deploy', () => {
     expect(readlinkSync(join(etc2, 'localtime'))).toBe('/usr/share/zoneinfo/UTC');
     // The old deployment is untouched (it is the rollback target).
     expect(readFileSync(join(etc1, 'motd'), 'utf8')).toBe('my own motd\n');
+    expect(statusIds(await ostree('admin', 'status', `--sysroot=${S}`))).toEqual([`${commits[1]}.0`, `${commits[0]}.0`]);
+  });
+});
+
+describe('remotes.d', () => {
+  it('a remote defined in SYSROOT/etc/ostree/remotes.d is used by pull and admin upgrade', async () => {
+    const t = makeTmpDir();
+    const { url, commits } = await source(t, 2);
+    const S = join(t, 'sysroot');
+    await ots('admin', 'init-fs', S);
+    await ots('admin', 'os-init', `--sysroot=${S}`, 'testos');
+    mkdirSync(join(S, 'etc/ostree/remotes.d'), { recursive: true });
+    writeFileSync(join(S, 'etc/ostree/remotes.d/testos.conf'), `[remote "testos"]\nurl=${url}\ngpg-verify=false\n`);
+    expect(await ots(`--repo=${S}/ostree/repo`, 'remote', 'list', '-u')).toContain(url);
+    await ots(`--repo=${S}/ostree/repo`, 'pull', 'testos', `${REF}@${commits[0]}`);
+    await ots('admin', 'deploy', `--sysroot=${S}`, '--os=testos', `testos:${REF}`);
+    await ots('admin', 'upgrade', `--sysroot=${S}`);
     expect(statusIds(await ostree('admin', 'status', `--sysroot=${S}`))).toEqual([`${commits[1]}.0`, `${commits[0]}.0`]);
   });
 });
