@@ -4,9 +4,9 @@
 // objects/ holding only complete objects and every ref at its old or new value.
 import { close as fsClose, fchmod as fsFchmod, mkdirSync, open as fsOpen, renameSync, rmSync, write as fsWrite } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, chown, lchown, mkdir, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OtError, isErrno } from '../errors.js';
+import { OtError } from '../errors.js';
 import {
   S_IFLNK, S_IFMT, checksumOf, decodeArchiveHeader, encodeArchiveHeader, encodeDirmeta, encodeFileHeader, loosePath, type Checksum,
   type FileHeader, type ObjectType,
@@ -37,6 +37,7 @@ export class Transaction {
     await markOwner(dir);
     const tx = new Transaction(repo, dir);
     if (opts.adoptOrphans) await tx.adoptOrphans();
+    else for (const old of await orphanedStagingDirs(repo, dir)) await removeDir(old); // reclaim space of dead transactions
     return tx;
   }
 
@@ -284,17 +285,3 @@ function writeFd(fd: number, data: Uint8Array): Promise<void> {
 }
 
 const UMASK = process.umask();
-
-/** Remove staging directories left by transactions that died (older than `maxAgeMs`). */
-export async function cleanStaleStaging(repo: Repo, maxAgeMs: number, now: number): Promise<number> {
-  let n = 0;
-  let names: string[] = [];
-  try { names = await readdir(join(repo.path, 'tmp')); } catch (err: unknown) { if (!isErrno(err, 'ENOENT')) throw err; }
-  const { stat } = await import('node:fs/promises');
-  for (const name of names.filter((x) => x.startsWith('staging-'))) {
-    const p = join(repo.path, 'tmp', name);
-    const st = await stat(p);
-    if (now - st.mtimeMs > maxAgeMs) { await rm(p, { recursive: true, force: true }); n++; }
-  }
-  return n;
-}
