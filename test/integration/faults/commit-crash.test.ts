@@ -1,7 +1,7 @@
 // Crash safety: `ots commit` killed with SIGKILL at random moments and at each
 // named fault point leaves a repository that real `ostree fsck` accepts, with
 // the branch at the old or the new commit, and a rerun completes.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -61,5 +61,7 @@ describe.each(['archive', 'bare-user'] as const)('%s: commit crash safety', (mod
       await ostree('fsck', `--repo=${repo}`);
     }
     expect(expectedCommits.size).toBeGreaterThan(1);
+    // Staging dirs of the killed commits were reclaimed by the later ones.
+    expect(readdirSync(join(repo, 'tmp')).filter((n) => n.startsWith('staging-'))).toEqual([]);
   }, 300_000);
 });
