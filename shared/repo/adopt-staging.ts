@@ -3,7 +3,8 @@
 // if they had just been downloaded — and moved into the new transaction;
 // anything that does not verify is deleted. ostree reuses its staging dirs
 // the same way (per boot id); we key on the owner's pid instead.
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import {
@@ -14,7 +15,10 @@ import { inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, readXattr } from './xattr-io.js';
 
-export const OWNER_FILE = 'owner.pid';
+/** Name of a new staging dir: the owner's pid is part of it, so no crash can leave it ownerless. */
+export function stagingDirName(): string {
+  return `staging-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -25,11 +29,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Record the owning process of a staging dir. */
-export async function markOwner(stagingDir: string): Promise<void> {
-  await writeFile(join(stagingDir, OWNER_FILE), String(process.pid));
-}
-
 /** Staging dirs left by dead processes. */
 export async function orphanedStagingDirs(repo: Repo, exclude: string): Promise<string[]> {
   const out: string[] = [];
@@ -38,10 +37,8 @@ export async function orphanedStagingDirs(repo: Repo, exclude: string): Promise<
   for (const n of names.filter((x) => x.startsWith('staging-'))) {
     const dir = join(repo.path, 'tmp', n);
     if (dir === exclude) continue;
-    try {
-      const pid = Number((await readFile(join(dir, OWNER_FILE), 'utf8')).trim());
-      if (Number.isInteger(pid) && pid > 0 && !alive(pid)) out.push(dir);
-    } catch { /* no owner file: not ours to take */ }
+    const pid = Number(/^staging-(\d+)-/.exec(n)?.[1] ?? 0);
+    if (pid > 0 && !alive(pid)) out.push(dir);
   }
   return out;
 }

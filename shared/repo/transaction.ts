@@ -11,11 +11,11 @@ import {
   S_IFLNK, S_IFMT, checksumOf, decodeArchiveHeader, encodeArchiveHeader, encodeDirmeta, encodeFileHeader, loosePath, type Checksum,
   type FileHeader, type ObjectType,
 } from '../objects/index.js';
-import { faultPoint, syncFilesystem, tmpName } from './atomic-fs.js';
+import { faultPoint, syncFilesystem } from './atomic-fs.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
-import { markOwner, orphanedStagingDirs, removeDir, stagedObjects, verifyStagedObject } from './adopt-staging.js';
+import { orphanedStagingDirs, removeDir, stagedObjects, stagingDirName, verifyStagedObject } from './adopt-staging.js';
 
 /** A ref update applied when the transaction commits. */
 export interface RefUpdate { name: string; checksum: Checksum | null; remote?: string | null }
@@ -32,9 +32,8 @@ export class Transaction {
 
   /** Start a transaction on `repo` (creates its staging directory). */
   static async begin(repo: Repo, opts: { adoptOrphans?: boolean } = {}): Promise<Transaction> {
-    const dir = join(repo.path, 'tmp', tmpName('staging'));
+    const dir = join(repo.path, 'tmp', stagingDirName());
     await mkdir(dir, { recursive: true });
-    await markOwner(dir);
     const tx = new Transaction(repo, dir);
     if (opts.adoptOrphans) await tx.adoptOrphans();
     else for (const old of await orphanedStagingDirs(repo, dir)) await removeDir(old); // reclaim space of dead transactions
