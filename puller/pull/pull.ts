@@ -246,10 +246,16 @@ class Pull {
     this.needDirtree(commit.rootDirtree);
   }
 
-  private needDirmeta(csum: Checksum): void {
-    const key = `dirmeta:${csum}`;
-    if (this.seen.has(key)) return;
+  /** True the first time an object is named in this pull (later mentions are already handled). */
+  private firstSighting(type: 'dirmeta' | 'dirtree' | 'file', csum: Checksum): boolean {
+    const key = `${type}:${csum}`;
+    if (this.seen.has(key)) return false;
     this.seen.add(key);
+    return true;
+  }
+
+  private needDirmeta(csum: Checksum): void {
+    if (!this.firstSighting('dirmeta', csum)) return;
     if (this.tx.hasObjectSync(csum, 'dirmeta')) return;
     this.scheduler.addMeta(async () => {
       const path = objectPath(csum, 'dirmeta');
@@ -261,9 +267,7 @@ class Pull {
   }
 
   private needDirtree(csum: Checksum): void {
-    const key = `dirtree:${csum}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
+    if (!this.firstSighting('dirtree', csum)) return;
     this.scheduler.addMeta(async () => {
       let tree: Dirtree;
       if (this.tx.hasObjectSync(csum, 'dirtree')) {
@@ -300,9 +304,7 @@ class Pull {
   }
 
   private needContent(csum: Checksum): void {
-    const key = `file:${csum}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
+    if (!this.firstSighting('file', csum)) return;
     if (this.tx.hasObjectSync(csum, 'file')) return;
     this.scheduler.addContent(async () => {
       const path = objectPath(csum, 'file');
