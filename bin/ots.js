@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Entry point for `ots`; the code lives in dist/puller (run `npm run build`).
-import { main } from '../dist/puller/cli.js';
+// Entry point for `ots`; `npm run build` compiles puller/ into dist/ and
+// bundles it into dist/bundle (scripts/bundle.mjs).
+import { main } from '../dist/bundle/ots.js';
 
 // A reader that goes away (`ots log | head`) is not an error.
 process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); throw err; });

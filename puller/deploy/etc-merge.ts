@@ -2,16 +2,10 @@
 // then the three-way merge with the merge deployment — files the admin
 // removed stay removed, files they changed (content, mode, owner, link
 // target) replace the new defaults, files they added are copied in.
-import { chmod, chown, lstat, mkdir, readFile, readdir, readlink, rm } from 'node:fs/promises';
-import { chmodSync, chownSync, constants, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, type Stats } from 'node:fs';
+import { chmodSync, chownSync, constants, copyFileSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isErrno } from '../../shared/errors.js';
 
 export interface EtcMergeStats { modified: number; removed: number; added: number }
-
-async function lstatOrNull(p: string): Promise<Stats | null> {
-  try { return await lstat(p); } catch (err: unknown) { if (isErrno(err, 'ENOENT')) return null; throw err; }
-}
 
 /**
  * Copy `src` (file, symlink or directory tree) to the absent path `dst`,
@@ -41,54 +35,66 @@ function copyEntrySync(src: string, dst: string): void {
   chmodSync(dst, st.mode & 0o7777);
 }
 
-async function differs(a: string, sa: Stats, b: string, sb: Stats): Promise<boolean> {
+function differs(a: string, sa: Stats, b: string, sb: Stats): boolean {
   if ((sa.mode & 0o170000) !== (sb.mode & 0o170000)) return true;
   if (sa.uid !== sb.uid || sa.gid !== sb.gid || (sa.mode & 0o7777) !== (sb.mode & 0o7777)) return true;
-  if (sa.isSymbolicLink()) return (await readlink(a)) !== (await readlink(b));
-  if (sa.isFile()) return sa.size !== sb.size || !(await readFile(a)).equals(await readFile(b));
+  if (sa.isSymbolicLink()) return readlinkSync(a) !== readlinkSync(b);
+  if (sa.isFile()) return sa.size !== sb.size || !readFileSync(a).equals(readFileSync(b));
   return false;
 }
 
 /**
  * Apply the admin's changes (old /usr/etc → old /etc) onto `newEtc`.
- * `rel` is the path inside /etc being compared ('' for the top).
+ * Synchronous underneath, like copyEntry: /etc is a few hundred small files.
  */
-export async function mergeEtc(oldUsrEtc: string, oldEtc: string, newEtc: string, stats: EtcMergeStats = { modified: 0, removed: 0, added: 0 }, rel = ''): Promise<EtcMergeStats> {
-  const defaults = new Set(await readdir(join(oldUsrEtc, rel)).catch(() => [] as string[]));
-  const local = new Set(await readdir(join(oldEtc, rel)).catch(() => [] as string[]));
+export async function mergeEtc(oldUsrEtc: string, oldEtc: string, newEtc: string): Promise<EtcMergeStats> {
+  const stats: EtcMergeStats = { modified: 0, removed: 0, added: 0 };
+  mergeEtcSync(oldUsrEtc, oldEtc, newEtc, stats, '');
+  return stats;
+}
+
+function readdirOrEmpty(p: string): string[] {
+  try { return readdirSync(p); } catch { return []; }
+}
+
+/** Replace whatever is at `rel` in `newEtc` by a copy of the admin's version. */
+function takeLocal(oldEtc: string, newEtc: string, rel: string): void {
+  rmSync(join(newEtc, rel), { recursive: true, force: true });
+  mkdirSync(dirname(join(newEtc, rel)), { recursive: true });
+  copyEntrySync(join(oldEtc, rel), join(newEtc, rel));
+}
+
+/** `rel` is the path inside /etc being compared ('' for the top). */
+function mergeEtcSync(oldUsrEtc: string, oldEtc: string, newEtc: string, stats: EtcMergeStats, rel: string): void {
+  const defaults = new Set(readdirOrEmpty(join(oldUsrEtc, rel)));
+  const local = new Set(readdirOrEmpty(join(oldEtc, rel)));
   for (const name of defaults) {
     const r = join(rel, name);
-    const sd = await lstat(join(oldUsrEtc, r));
-    const sl = await lstatOrNull(join(oldEtc, r));
+    const sd = lstatSync(join(oldUsrEtc, r));
+    const sl = lstatSync(join(oldEtc, r), { throwIfNoEntry: false }) ?? null;
     if (sl === null) {
-      await rm(join(newEtc, r), { recursive: true, force: true });
+      rmSync(join(newEtc, r), { recursive: true, force: true });
       stats.removed++;
       continue;
     }
     if (sd.isDirectory() && sl.isDirectory()) {
-      if (await differs(join(oldUsrEtc, r), sd, join(oldEtc, r), sl)) {
+      if (differs(join(oldUsrEtc, r), sd, join(oldEtc, r), sl)) {
         const target = join(newEtc, r);
-        const st = await lstatOrNull(target);
-        if (st?.isDirectory()) { await chown(target, sl.uid, sl.gid); await chmod(target, sl.mode & 0o7777); }
+        const st = lstatSync(target, { throwIfNoEntry: false });
+        if (st?.isDirectory()) { chownSync(target, sl.uid, sl.gid); chmodSync(target, sl.mode & 0o7777); }
         stats.modified++;
       }
-      await mergeEtc(oldUsrEtc, oldEtc, newEtc, stats, r);
+      mergeEtcSync(oldUsrEtc, oldEtc, newEtc, stats, r);
       continue;
     }
-    if (await differs(join(oldUsrEtc, r), sd, join(oldEtc, r), sl)) {
-      await rm(join(newEtc, r), { recursive: true, force: true });
-      await mkdir(dirname(join(newEtc, r)), { recursive: true });
-      await copyEntry(join(oldEtc, r), join(newEtc, r));
+    if (differs(join(oldUsrEtc, r), sd, join(oldEtc, r), sl)) {
+      takeLocal(oldEtc, newEtc, r);
       stats.modified++;
     }
   }
   for (const name of local) {
     if (defaults.has(name)) continue;
-    const r = join(rel, name);
-    await rm(join(newEtc, r), { recursive: true, force: true });
-    await mkdir(dirname(join(newEtc, r)), { recursive: true });
-    await copyEntry(join(oldEtc, r), join(newEtc, r));
+    takeLocal(oldEtc, newEtc, join(rel, name));
     stats.added++;
   }
-  return stats;
 }

@@ -3,14 +3,14 @@
 // nothing is ever opened through a symlink: files are created with O_EXCL
 // (which does not follow a final symlink) and existing directories are lstat'ed.
 import { chmod, chown, copyFile, lchown, link, lstat, open, symlink, unlink } from 'node:fs/promises';
-import { constants, createWriteStream, linkSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, constants, createWriteStream, linkSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OtError, isErrno, isOtError } from '../errors.js';
 import { S_IFLNK, S_IFMT, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
 import { Limiter } from './limiter.js';
 import type { Repo } from './repo.js';
-import { writeXattr } from './xattr-io.js';
+import { writeXattr, writeXattrSync } from './xattr-io.js';
 
 export interface CheckoutOptions {
   /** Write into an existing tree, replacing files (--union). */
@@ -28,6 +28,8 @@ export interface CheckoutStats { files: number; dirs: number }
 const STREAM_ABOVE = 8 * 1024 * 1024;
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
 
 /** Check out commit `csum` into `dest`. Throws ERR_UNSAFE_PATH, ERR_CONFLICT, ERR_OBJECT_NOT_FOUND. */
 export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
@@ -46,7 +48,8 @@ export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, o
     meta = sub.dirmeta;
   }
   const co = new Checkout(repo, opts);
-  await co.dir(tree, meta, dest, dest);
+  if (opts.hardlink && !opts.union) co.dirSync(tree, meta, dest, dest);
+  else await co.dir(tree, meta, dest, dest);
   await co.flush();
   return co.stats;
 }
@@ -56,6 +59,9 @@ class Checkout {
   private readonly limiter = new Limiter(16);
   private readonly pending: Promise<void>[] = [];
   private readonly userMode: boolean;
+  private ownerIsOurs = false;
+  /** A tree has a handful of distinct dirmetas shared by hundreds of directories. */
+  private readonly dirmetas = new Map<Checksum, FileMeta>();
 
   constructor(private readonly repo: Repo, private readonly opts: CheckoutOptions) {
     this.userMode = opts.userMode ?? !IS_ROOT;
@@ -92,6 +98,61 @@ class Checkout {
     }
     await Promise.all(children);
     await this.applyMeta(path, meta, false);
+  }
+
+  /**
+   * Hardlink checkout (deployments): the whole walk is synchronous syscalls on
+   * the main thread — mkdir, link, chmod cost microseconds each, far less than a
+   * thread-pool round trip (bench/deploy.ts). Files that cannot be linked (EXDEV,
+   * EMLINK) are copied asynchronously; their directory's metadata is applied
+   * once they are done, so every directory stays 0700 while it is populated.
+   */
+  dirSync(tree: Checksum, metaCsum: Checksum, path: string, root: string): void {
+    const dt = this.repo.loadDirtreeSync(tree);
+    let meta = this.dirmetas.get(metaCsum);
+    if (meta === undefined) this.dirmetas.set(metaCsum, meta = this.repo.loadDirmetaSync(metaCsum));
+    this.makeDirSync(path, root);
+    // New directories get our uid and, unless a parent is setgid, our gid: then chown is a no-op we can skip.
+    if (path === root) this.ownerIsOurs = (lstatSync(root).mode & 0o2000) === 0;
+    this.stats.dirs++;
+    let copies: Promise<void>[] | undefined;
+    for (const f of dt.files) {
+      validateFilename(f.name, path);
+      const dest = join(path, f.name);
+      if (this.linkSync(f.checksum, dest)) { this.stats.files++; continue; }
+      (copies ??= []).push(this.limiter.run(async () => { this.stats.files++; await this.copy(f.checksum, dest); }));
+    }
+    for (const d of dt.dirs) {
+      validateFilename(d.name, path);
+      this.dirSync(d.dirtree, d.dirmeta, join(path, d.name), root);
+    }
+    if (copies) this.pending.push(Promise.all(copies).then(() => this.applyMeta(path, meta, false)));
+    else this.applyMetaSync(path, meta, path === root);
+  }
+
+  private makeDirSync(path: string, root: string): void {
+    try {
+      mkdirSync(path, { mode: 0o700 });
+      return;
+    } catch (err: unknown) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+    const st = lstatSync(path);
+    if (st.isSymbolicLink()) throw new OtError('ERR_UNSAFE_PATH', `Refusing to check out through symlink ${path}`, { path });
+    if (!st.isDirectory()) throw new OtError('ERR_CONFLICT', `${path} exists and is not a directory`, { path });
+    if (path === root && readdirSync(path).length !== 0) {
+      throw new OtError('ERR_CONFLICT', `Destination ${path} already exists`, { path, hint: 'use --union to write into an existing tree' });
+    }
+    if (path !== root) throw new OtError('ERR_CONFLICT', `${path} already exists`, { path });
+  }
+
+  /** Directory metadata, synchronously; chown only when the owner differs from ours (mkdir already gave it ours). */
+  private applyMetaSync(path: string, meta: FileMeta, isRoot: boolean): void {
+    if (!this.userMode) {
+      for (const x of meta.xattrs) writeXattrSync(path, x.name, x.value);
+      if (isRoot || !this.ownerIsOurs || meta.uid !== EUID || meta.gid !== EGID) chownSync(path, meta.uid, meta.gid);
+    }
+    chmodSync(path, meta.mode & 0o7777);
   }
 
   /** Hardlink an object; false when it must be copied instead (another filesystem, too many links). */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isOtError } from '../../../shared/errors.js';
 import {
   checksumOf, decodeArchiveHeader, decodeCommit, decodeDirmeta, decodeDirtree, encodeArchiveHeader, encodeCommit,
-  encodeDirmeta, encodeDirtree, encodeFileHeader, validateFilename,
+  encodeDirmeta, encodeDirtree, encodeFileHeader, readDirtreeDirect, validateFilename,
 } from '../../../shared/objects/index.js';
 import { fixture } from '../../helpers/fixture-repo.js';
 import { fromHex, toHex } from '../../helpers/hex.js';
@@ -96,5 +96,45 @@ describe('hostile input', () => {
     const evil = Uint8Array.from(good);
     evil[0] = 0x2e; evil[1] = 0x2e;
     expect(() => decodeDirtree(evil)).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
+  });
+});
+
+describe('direct dirtree reader (trusted local objects)', () => {
+  let seed = 7;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const csum = (i: number) => checksumOf(Buffer.from(`object ${i}`));
+  const name = (i: number) => `${'n'.repeat(1 + Math.floor(rnd() * 40))}-${i}-\u00e9`;
+  // Sizes chosen to exercise 1-, 2- and 4-byte framing offsets.
+  const trees = [0, 1, 3, 40, 900, 5000].map((count) => ({
+    files: Array.from({ length: count }, (_, i) => ({ name: `f${name(i)}`, checksum: csum(i) })),
+    dirs: Array.from({ length: Math.ceil(count / 3) }, (_, i) => ({ name: `d${name(i)}`, dirtree: csum(i + 1), dirmeta: csum(i + 2) })),
+  }));
+  it.each(trees.map((t, i) => [i, t] as const))('tree %i reads the same as the generic decoder', (_, tree) => {
+    const bytes = encodeDirtree(tree);
+    expect(readDirtreeDirect(bytes)).toEqual(decodeDirtree(bytes));
+    expect(decodeDirtree(bytes, { trusted: true })).toEqual(decodeDirtree(bytes));
+  });
+  it('ostree-written dirtrees read the same', () => {
+    for (const o of byExt('dirtree')) expect(readDirtreeDirect(fromHex(o.hex))).toEqual(decodeDirtree(fromHex(o.hex)));
+  });
+  it('truncated or mutated input: a value or an OtError, never a crash or an out-of-range read', () => {
+    const orig = encodeDirtree(trees[3] as never);
+    for (let n = 0; n < orig.length; n++) {
+      try { decodeDirtree(orig.subarray(0, n), { trusted: true }); } catch (err: unknown) { expect(isOtError(err)).toBe(true); }
+    }
+    for (let i = 0; i < 2000; i++) {
+      const m = Uint8Array.from(orig);
+      m[Math.floor(rnd() * m.length)] = Math.floor(rnd() * 256);
+      try {
+        const t = decodeDirtree(m, { trusted: true });
+        for (const f of t.files) expect(f.checksum).toMatch(/^[0-9a-f]{64}$/);
+      } catch (err: unknown) { expect(isOtError(err)).toBe(true); }
+    }
+  });
+  it('a dirtree naming ".." is rejected on the trusted path too', () => {
+    const good = encodeDirtree({ files: [{ name: 'ab', checksum: csum(1) }], dirs: [] });
+    const evil = Uint8Array.from(good);
+    evil[0] = 0x2e; evil[1] = 0x2e;
+    expect(() => decodeDirtree(evil, { trusted: true })).toThrow(expect.objectContaining({ code: 'ERR_UNSAFE_PATH' }));
   });
 });
