@@ -5,7 +5,7 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno } from '../../shared/errors.js';
-import { KeyFile, Repo, checkoutCommit, faultPoint, syncFilesystem, type RefUpdate } from '../../shared/repo/index.js';
+import { KeyFile, Repo, checkoutCommit, faultPoint, type RefUpdate } from '../../shared/repo/index.js';
 import { copyEntry, mergeEtc, type EtcMergeStats } from './etc-merge.js';
 import { findKernel } from './kernel.js';
 import { isPinned, sameDeployment, type Deployment, type Sysroot } from './sysroot.js';
@@ -71,7 +71,8 @@ export async function deploy(sysroot: Sysroot, opts: DeployOptions): Promise<Dep
   d.bootcsum = (await findKernel(staging)).bootcsum;
   // The stamp stock ostree leaves after its (first) /var relabel; kept for layout parity.
   await writeFile(join(sysroot.path, 'ostree/deploy', opts.osname, 'var/.ostree-selabeled'), '', { flag: 'a' });
-  await syncFilesystem(staging);
+  // No sync here: nothing points at the deployment until writeDeployments has
+  // synced the sysroot, and an unreferenced deployment dir is removed by cleanup.
   await rename(staging, dir);
   await writeFile(sysroot.originPath(d), d.origin.toString());
   faultPoint('deploy-after-origin');

@@ -3,9 +3,9 @@
 // the bootlink farm /ostree/boot.B.S swapped in by symlink, a sync, then the
 // single commit point: rename(/boot/loader.tmp → /boot/loader). A crash before
 // that rename leaves the old list booting; after it, the new one.
-import { copyFile, mkdir, readFile, readdir, rename, rm, symlink, utimes, lstat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, symlink, utimes, lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { faultPoint, syncFilesystem, tmpName, writeFileAtomic } from '../../shared/repo/index.js';
+import { faultPoint, fsyncDir, syncFilesystem, tmpName, writeFileAtomic } from '../../shared/repo/index.js';
 import { formatBls, setKarg, type BlsEntry } from './bls.js';
 import { findKernel, type KernelLayout } from './kernel.js';
 import type { Deployment, Sysroot } from './sysroot.js';
@@ -93,10 +93,13 @@ export async function writeDeployments(sysroot: Sysroot, list: Deployment[], onP
   if (!(await exists(join(boot, 'boot')))) await symlink('.', join(boot, 'boot'));
   await rm(join(boot, 'loader.tmp'), { force: true });
   await symlink(`loader.${b}`, join(boot, 'loader.tmp'));
+  // Everything the new loader names (deployment dirs, boot files, entries) is
+  // made durable before the swap; /boot gets its own sync when it is a separate filesystem.
   await syncFilesystem(sysroot.path);
+  if ((await stat(boot)).dev !== (await stat(sysroot.path)).dev) await syncFilesystem(boot);
   faultPoint('deploy-before-swap');
   await rename(join(boot, 'loader.tmp'), join(boot, 'loader'));
-  await syncFilesystem(boot);
+  await fsyncDir(boot);
   faultPoint('deploy-after-swap');
   const now = new Date();
   await utimes(join(sysroot.path, 'ostree/deploy'), now, now).catch(() => undefined);

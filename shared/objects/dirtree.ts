@@ -105,13 +105,20 @@ function arrayBounds(b: Uint8Array, start: number, end: number): number[] | unde
   return ends;
 }
 
-const latin = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A NUL-terminated name in b[start, end), or undefined. */
 function nameAt(b: Uint8Array, start: number, end: number): string | undefined {
   if (end <= start || b[end - 1] !== 0) return undefined;
-  for (let i = start; i < end - 1; i++) if (b[i] === 0) return undefined;
-  try { return latin.decode(b.subarray(start, end - 1)); } catch { return undefined; }
+  let ascii = true;
+  for (let i = start; i < end - 1; i++) {
+    const c = b[i] as number;
+    if (c === 0) return undefined;
+    if (c >= 0x80) ascii = false;
+  }
+  // Plain ASCII (nearly every name) slices natively; anything else must be valid UTF-8.
+  if (ascii) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end - 1);
+  try { return utf8.decode(b.subarray(start, end - 1)); } catch { return undefined; }
 }
 
 function hex(b: Uint8Array, at: number): Checksum {
