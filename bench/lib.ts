@@ -1,6 +1,6 @@
 // Shared bench helpers: timed child processes with peak RSS (GNU time), medians, tables.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const OTS = fileURLToPath(new URL('../bin/ots.js', import.meta.url));
@@ -45,4 +45,44 @@ export function printTable(rows: Record<string, string | number>[]): void {
   console.log(line(cols));
   console.log(line(w.map((n) => '-'.repeat(n))));
   for (const r of rows) console.log(line(cols.map((c) => String(r[c]))));
+}
+
+/** Pids of `pid` and all its descendants (from /proc/PID/task/TID/children). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        for (const c of readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
+      }
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+/**
+ * Like `timed`, plus the peak of the summed resident set of the whole process
+ * tree (sampled every 20 ms), for tools that run helpers (ots runs xz for
+ * delta parts): GNU time's %M only reports the largest single process.
+ */
+export async function timedTree(cmd: string, args: string[]): Promise<Timed & { treeRssMb: number }> {
+  const start = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    let kb = 0;
+    for (const pid of processTree(child.pid as number).slice(1)) {
+      try { kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { /* exited */ }
+    }
+    peakKb = Math.max(peakKb, kb);
+  }, 20);
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  clearInterval(timer);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${stderr}`);
+  const [e, u, s, m] = (stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { wallS: e ?? (performance.now() - start) / 1000, cpuS: (u ?? 0) + (s ?? 0), maxRssMb: (m ?? 0) / 1024, treeRssMb: Math.max(peakKb, m ?? 0) / 1024, stdout };
 }

@@ -47,7 +47,7 @@ async function generate(ctx: CommandContext, argv: string[]): Promise<number> {
   const mb = (v: string | undefined, d: number) => (v === undefined ? d : Math.floor(Number(v) * 1_000_000));
   const r = await generateDelta(repo, {
     from, to, inline: values.inline, compression, now: ctx.now(), filename: values.filename,
-    minFallbackSize: mb(values['min-fallback-size'], 4_000_000), maxChunkSize: mb(values['max-chunk-size'], 32 * 1024 * 1024),
+    minFallbackSize: mb(values['min-fallback-size'], 4_000_000), maxChunkSize: values['max-chunk-size'] === undefined ? undefined : mb(values['max-chunk-size'], 0),
     disableBsdiff: values['disable-bsdiff'] === true, maxBsdiffSize: mb(values['max-bsdiff-size'], 128_000_000),
   });
   if (values.json) ctx.io.out(JSON.stringify(r));

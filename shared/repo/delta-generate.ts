@@ -5,14 +5,16 @@
 // Modified files (same path, new content) become bsdiff patches against the
 // old object when that pays (node-bsdiff emits ostree's raw stream).
 import { readFile, stat } from 'node:fs/promises';
-import { deflateRawSync } from 'node:zlib';
+import { availableParallelism } from 'node:os';
 import { OtError } from '../errors.js';
 import { Variant, decode, encode, type VardictEntry } from '../gvariant/index.js';
 import {
   COMMIT_FORMAT, S_IFLNK, S_IFMT, checksumOf, checksumToBytes, deltaDir, encodeDirmeta, type Checksum, type ObjectType, type Xattr,
 } from '../objects/index.js';
-import { compressPart, encodePartPayload, encodeSuperblock, writeVarint, type DeltaObject, type PartCompression, type PartHeader, type Fallback } from '../delta/index.js';
+import { X86_SHARE_FOR_BCJ, compressPart, elfMachine, encodePartPayload, encodeSuperblock, writeVarint, type DeltaObject, type PartCompression, type PartHeader, type Fallback } from '../delta/index.js';
+import { bsdiffIfSmaller } from '../delta/bsdiff.js';
 import { writeDeltaDir } from './delta-files.js';
+import { Limiter } from './limiter.js';
 import { writeFileAtomic } from './atomic-fs.js';
 import type { Repo } from './repo.js';
 
@@ -22,7 +24,10 @@ export interface GenerateOptions {
   inline?: boolean;
   /** Content objects larger than this (bytes) become fallbacks. Default 4 MB. */
   minFallbackSize?: number;
-  /** Uncompressed payload per part. Default 32 MiB. */
+  /**
+   * Uncompressed payload per part. Default 8 MiB (ostree: 32 MB): parts are compressed in
+   * parallel while generation goes on, applied while the next one downloads, and resumed whole.
+   */
   maxChunkSize?: number;
   compression?: PartCompression;
   /** Seconds since the epoch for the superblock timestamp. */
@@ -61,18 +66,17 @@ async function reachable(repo: Repo, commit: Checksum): Promise<{ objects: Map<s
   return { objects: out, paths };
 }
 
-/**
- * A bsdiff patch from `old` to `neu`, or null when it would not pay (judged by
- * fast deflate sizes, a cheap stand-in for the final xz size).
- */
-async function tryBsdiff(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array | null> {
-  const { native } = await import('node-bsdiff');
-  const chunks: Buffer[] = [];
-  native.diff(Buffer.from(old.buffer, old.byteOffset, old.byteLength), Buffer.from(neu.buffer, neu.byteOffset, neu.byteLength), (c) => chunks.push(Buffer.from(c)));
-  const patch = Buffer.concat(chunks);
-  const cost = (b: Uint8Array) => deflateRawSync(b, { level: 1 }).length;
-  return cost(patch) < cost(neu) * 0.8 ? new Uint8Array(patch) : null;
-}
+export const DEFAULT_MAX_CHUNK = 8 * 1024 * 1024;
+
+/** Objects read ahead of part assembly (bounds memory, overlaps reads with diffing). */
+const LOOKAHEAD = 16;
+
+type Meta = { uid: number; gid: number; mode: number; xattrs: Xattr[] };
+type Prepared =
+  | { kind: 'meta'; obj: DeltaObject; bytes: Uint8Array }
+  | { kind: 'content'; obj: DeltaObject; header: Meta; data: Uint8Array }
+  | { kind: 'patch'; obj: DeltaObject; header: Meta; size: number; old: Checksum; patch: Uint8Array }
+  | { kind: 'fallback'; fallback: Fallback };
 
 class PartBuilder {
   modes: { uid: number; gid: number; mode: number }[] = [];
@@ -82,6 +86,9 @@ class PartBuilder {
   chunks: Uint8Array[] = [];
   size = 0;
   usize = 0;
+  /** ELF bytes by machine, to pick the xz filter (compression.ts). */
+  elfX86 = 0;
+  elfOther = 0;
   ops: number[] = [];
   objects: DeltaObject[] = [];
 
@@ -112,6 +119,9 @@ class PartBuilder {
   }
 
   content(obj: DeltaObject, meta: { uid: number; gid: number; mode: number; xattrs: Xattr[] }, data: Uint8Array): void {
+    const machine = elfMachine(data);
+    if (machine === 'x86') this.elfX86 += data.length;
+    else if (machine === 'other') this.elfOther += data.length;
     const [mi, xi] = this.indexes(meta);
     const off = this.add(data);
     this.ops.push(0x53);
@@ -145,7 +155,7 @@ class PartBuilder {
 /** Generate the delta and write it under deltas/. Replaces an existing delta with the same name. */
 export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<GenerateResult> {
   const minFallback = opts.minFallbackSize ?? 4_000_000;
-  const maxChunk = opts.maxChunkSize ?? 32 * 1024 * 1024;
+  const maxChunk = opts.maxChunkSize ?? DEFAULT_MAX_CHUNK;
   const compression = opts.compression ?? 'xz';
   const { objects: toObjects, paths: toPaths } = await reachable(repo, opts.to);
   const fromTree = opts.from === null ? null : await reachable(repo, opts.from);
@@ -161,35 +171,66 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   }
   const maxBsdiff = opts.maxBsdiffSize ?? 128_000_000;
   fresh.sort((a, b) => (a.type === 'file' ? 1 : 0) - (b.type === 'file' ? 1 : 0));
-  const parts: PartBuilder[] = [new PartBuilder()];
+  const cores = Math.max(1, Math.min(4, availableParallelism()));
+  const dir = deltaDir(opts.from, opts.to, compression === 'zstd' ? 'deltas-zstd' : 'deltas');
   const fallbacks: Fallback[] = [];
-  for (const obj of fresh) {
-    let cur = parts[parts.length - 1] as PartBuilder;
-    if (cur.size >= maxChunk) { cur = new PartBuilder(); parts.push(cur); }
-    if (obj.type !== 'file') { cur.metadata(obj, await repo.readMetadata(obj.checksum, obj.type)); continue; }
+  // Parts are compressed as soon as they are full, while later objects are still being read and diffed.
+  const compressing = new Limiter(cores);
+  const partFiles: Promise<{ file: Uint8Array; usize: number; objects: DeltaObject[] }>[] = [];
+  const seal = (p: PartBuilder) => {
+    const payload = p.payload();
+    const { usize, objects } = p;
+    const x86 = p.elfX86 > 0 && p.elfX86 >= (p.elfX86 + p.elfOther) * X86_SHARE_FOR_BCJ;
+    partFiles.push(compressing.run(async () => ({ file: await compressPart(payload, compression, { x86 }), usize, objects })));
+  };
+
+  /** What one object becomes: metadata, whole content, a bsdiff patch, or a fallback. Reads and diffs run ahead of assembly. */
+  const prepare = async (obj: DeltaObject): Promise<Prepared> => {
+    if (obj.type !== 'file') return { kind: 'meta', obj, bytes: await repo.readMetadata(obj.checksum, obj.type) };
     const { header, size } = await repo.readContentHeader(obj.checksum);
     if (size > minFallback) {
       const compressed = repo.isArchive ? (await stat(repo.objectPath(obj.checksum, 'file'))).size : size;
-      fallbacks.push({ type: 'file', checksum: obj.checksum, compressedSize: BigInt(compressed), size: BigInt(size) });
-      continue;
+      return { kind: 'fallback', fallback: { type: 'file', checksum: obj.checksum, compressedSize: BigInt(compressed), size: BigInt(size) } };
     }
     const isLink = (header.mode & S_IFMT) === S_IFLNK;
     const data = isLink ? new Uint8Array(Buffer.from(header.symlinkTarget, 'utf8')) : (await repo.readContent(obj.checksum)).payload;
     const oldCsum = isLink ? undefined : previous.get(obj.checksum);
     if (oldCsum !== undefined && size <= maxBsdiff) {
       const old = await repo.readContent(oldCsum).catch(() => null);
-      const patch = old && (old.header.mode & S_IFMT) !== S_IFLNK && old.payload.length <= maxBsdiff ? await tryBsdiff(old.payload, data) : null;
-      if (patch) { cur.patched(obj, header, data.length, oldCsum, patch); continue; }
+      const patch = old && (old.header.mode & S_IFMT) !== S_IFLNK && old.payload.length <= maxBsdiff ? await bsdiffIfSmaller(old.payload, data) : null;
+      if (patch) return { kind: 'patch', obj, header, size: data.length, old: oldCsum, patch };
     }
-    cur.content(obj, header, data);
+    return { kind: 'content', obj, header, data };
+  };
+
+  let cur = new PartBuilder();
+  try {
+    const ahead: Promise<Prepared>[] = [];
+    let next = 0;
+    const fill = () => { while (next < fresh.length && ahead.length < LOOKAHEAD) ahead.push(prepare(fresh[next++] as DeltaObject)); };
+    fill();
+    while (ahead.length > 0) {
+      const e = await (ahead.shift() as Promise<Prepared>);
+      fill();
+      if (e.kind === 'fallback') { fallbacks.push(e.fallback); continue; }
+      if (cur.size >= maxChunk) { seal(cur); cur = new PartBuilder(); }
+      if (e.kind === 'meta') cur.metadata(e.obj, e.bytes);
+      else if (e.kind === 'patch') cur.patched(e.obj, e.header, e.size, e.old, e.patch);
+      else cur.content(e.obj, e.header, e.data);
+    }
+    seal(cur);
+  } finally {
+    // Settle every part before leaving, so no compressor outlives a failure unobserved.
+    const settled = await Promise.allSettled(partFiles);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
-  const dir = deltaDir(opts.from, opts.to, compression === 'zstd' ? 'deltas-zstd' : 'deltas');
   const headers: PartHeader[] = [];
   const inline: VardictEntry[] = [];
   const files: Uint8Array[] = [];
-  for (const [i, p] of parts.entries()) {
-    const file = await compressPart(p.payload(), compression);
-    headers.push({ version: 0, checksum: checksumOf(file), size: BigInt(file.length), usize: BigInt(p.usize), objects: p.objects });
+  for (const [i, pending] of partFiles.entries()) {
+    const { file, usize, objects } = await pending;
+    headers.push({ version: 0, checksum: checksumOf(file), size: BigInt(file.length), usize: BigInt(usize), objects });
     if (opts.inline || opts.filename) inline.push([`${dir}/${i}`, new Variant('(yay)', [file[0] as number, file.subarray(1)])]);
     else files.push(file);
   }

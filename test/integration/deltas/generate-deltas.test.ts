@@ -2,7 +2,8 @@
 // uses our from→to and scratch deltas, xz and uncompressed, inline or not —
 // objects are not fetched one by one — and the result fscks and checks out.
 // ots pull uses them too, and stock ostree reads our delta indexes.
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
@@ -180,6 +181,48 @@ describe('bsdiff', () => {
       await run('pull', 'o', 'os');
       await ostree('fsck', `--repo=${c}`);
       expect(await ostree('cat', `--repo=${c}`, b, '/usr/lib/blob.bin').then((s) => s.length)).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('xz filters', () => {
+  it('x86 machine code is compressed with the x86 BCJ filter; stock ostree and ots both apply the part', async () => {
+    const t = makeTmpDir();
+    const src = join(t, 'src');
+    await ots(`--repo=${src}`, 'init', '--mode=archive');
+    makeSampleTree(join(t, 'a'));
+    makeSampleTree(join(t, 'b'));
+    const bins = ['ls', 'cat', 'tar', 'xz'];
+    for (const bin of bins) copyFileSync(`/usr/bin/${bin}`, join(t, 'b/usr/lib', bin));
+    const a = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'a'))).trim();
+    const b = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'b'))).trim();
+    await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`);
+    await ots(`--repo=${src}`, 'summary', '-u');
+    // Find part 0 and list its xz filter chain with xz itself.
+    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const part = walk(join(src, 'deltas')).find((f) => f.endsWith('/0'));
+    expect(part).toBeDefined();
+    const bytes = readFileSync(part as string);
+    expect(bytes[0]).toBe(0x78); // 'x'
+    writeFileSync(join(t, 'part.xz'), bytes.subarray(1));
+    // The host's binaries are the machine code here: x86 on x86 hosts, plain LZMA2 elsewhere.
+    const filters = execFileSync('xz', ['--robot', '--list', '-vv', join(t, 'part.xz')], { encoding: 'utf8' });
+    if (process.arch === 'x64' || process.arch === 'ia32') expect(filters).toMatch(/--x86/);
+    else expect(filters).not.toMatch(/--x86/);
+    const srv = await startOtsServer(src);
+    for (const tool of ['ostree', 'ots'] as const) {
+      const c = join(t, `client-${tool}`);
+      const run = tool === 'ots' ? (...x: string[]) => ots(`--repo=${c}`, ...x) : (...x: string[]) => ostree(`--repo=${c}`, ...x);
+      await run('init', '--mode=bare-user');
+      await run('remote', 'add', '--no-gpg-verify', 'o', srv.url);
+      await run('pull', 'o', `os@${a}`);
+      const before = await objectRequests(srv.url);
+      await run('pull', 'o', 'os');
+      const after = await objectRequests(srv.url);
+      expect(after.delta - before.delta).toBeGreaterThanOrEqual(1);
+      await ostree('fsck', `--repo=${c}`);
+      await ostree('checkout', `--repo=${c}`, '-U', '--subpath=/usr/lib', b, join(t, `out-${tool}`));
+      for (const bin of bins) expect(readFileSync(join(t, `out-${tool}`, bin)).equals(readFileSync(`/usr/bin/${bin}`))).toBe(true);
     }
   });
 });
