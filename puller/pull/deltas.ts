@@ -10,7 +10,7 @@ import {
   ZSTD_DELTAS_SUMMARY_KEY, checksumFromBytes, checksumOf, deltaDir, deltaName, decodeCommit, type Checksum, type Commit,
 } from '../../shared/objects/index.js';
 import {
-  decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type Superblock,
+  decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type PartPayload, type Superblock,
 } from '../../shared/delta/index.js';
 import { faultPoint, transactionSink, type Transaction } from '../../shared/repo/index.js';
 import type { Summary } from '../../shared/summary/index.js';
@@ -86,19 +86,38 @@ export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superbl
   let written = 0;
   const failed: number[] = [];
   const sink = transactionSink(r.tx);
-  for (const [i, part] of sb.parts.entries()) {
-    if (part.objects.every((o) => sink.has(o))) continue;
+  const todo = [...sb.parts.entries()].filter(([, part]) => !part.objects.every((o) => sink.has(o)));
+  // Parts are fetched, verified and decompressed ahead (PARTS_AHEAD at a time)
+  // while the current one writes its objects: network, xz and disk overlap.
+  const load = ([i, part]: (typeof todo)[number]) => partFile(r, choice, sb, i, part.size, part.checksum)
+    .then(async (file) => decodePartPayload(await decompressPart(file, MAX_PART_PAYLOAD)));
+  const ahead = todo.slice(0, PARTS_AHEAD).map((e) => settle(load(e)));
+  for (const [n, [i, part]] of todo.entries()) {
+    const loaded = await (ahead.shift() as Promise<Settled<PartPayload>>);
+    const following = todo[n + PARTS_AHEAD];
+    if (following) ahead.push(settle(load(following)));
     try {
-      const file = await partFile(r, choice, sb, i, part.size, part.checksum);
-      const payload = decodePartPayload(await decompressPart(file, MAX_PART_PAYLOAD));
-      written += await executePart(payload, part.objects, sink, { maxObjectSize: MAX_PART_PAYLOAD });
+      if (!loaded.ok) throw loaded.error;
+      written += await executePart(loaded.value, part.objects, sink, { maxObjectSize: MAX_PART_PAYLOAD });
       faultPoint(`delta-after-part-${i}`);
     } catch (err: unknown) {
-      if (err instanceof OtError && (err.code === 'ERR_SIGNATURE_INVALID' || err.code === 'ERR_IO')) throw err;
+      if (err instanceof OtError && (err.code === 'ERR_SIGNATURE_INVALID' || err.code === 'ERR_IO')) {
+        await Promise.all(ahead);
+        throw err;
+      }
       failed.push(i);
     }
   }
   return { written, failed };
+}
+
+/** Parts loaded ahead of the one being applied. */
+const PARTS_AHEAD = 2;
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+/** A promise that never rejects (so a part loaded ahead cannot become an unhandled rejection). */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 }
 
 async function partFile(r: PartRunner, choice: DeltaChoice, sb: Superblock, i: number, size: bigint, csum: Checksum): Promise<Uint8Array> {

@@ -1,7 +1,10 @@
-// Delta part compression: 0 (none) and 'x' (xz, through lzma-native — the
-// only Node 20 library measured to really compress; ../shared/research
-// /dependencies.md §3), plus our 'z' (zstd, zstd-napi: zstd-codec aborts on
-// inputs over ~4 MB, bench/zstd.ts). Decompression is capped so a part cannot balloon.
+// Delta part compression: 0 (none) and 'x' (xz), plus our 'z' (zstd,
+// zstd-napi: zstd-codec aborts on inputs over ~4 MB, bench/zstd.ts).
+// xz runs through the system's xz (XZ Utils 5.4 here: ~1.6x faster than the
+// liblzma 5.2.3 built into lzma-native, both ways) and falls back to
+// lzma-native — the only Node 20 library measured to really compress
+// (../shared/research/dependencies.md §3) — where there is no xz binary.
+// Decompression is capped so a part cannot balloon.
 import { spawn } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +15,10 @@ import { COMPRESSION_BYTE, splitPartFile, type PartCompression } from './part.js
 export async function decompressPart(file: Uint8Array, maxSize: number): Promise<Uint8Array> {
   const { compression, data } = splitPartFile(file);
   if (compression === 'none') return data;
+  if (compression === 'xz') {
+    const viaTool = await runXz(Buffer.from(data.buffer, data.byteOffset, data.byteLength), ['-d', '--memlimit=256MiB'], maxSize);
+    if (viaTool !== null) return viaTool;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   // Native codecs load on first use: most commands never touch a delta (start-up time).
@@ -83,28 +90,43 @@ export function elfMachine(data: Uint8Array): 'x86' | 'other' | null {
 export async function xzCompress(payload: Uint8Array, opts: XzOptions = {}): Promise<Uint8Array> {
   const input = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const filters = opts.x86 ? ['--x86', '--lzma2=preset=4'] : ['--lzma2=preset=6'];
-  const viaTool = await runXz(input, filters);
+  const viaTool = await runXz(input, [...filters, '-T0', '--block-size=8MiB', '--check=crc64']);
   if (viaTool !== null) return viaTool;
   return new Uint8Array(await (await import('lzma-native')).default.compress(input, { preset: 6 }));
 }
 
-/** `xz FILTERS -T0 --block-size=8MiB` over `input`; null when there is no xz binary. */
-function runXz(input: Buffer, filters: string[]): Promise<Uint8Array | null> {
+/**
+ * Run the system xz over `input` (`args` + `-c -q`), collecting at most
+ * `maxOut` bytes of output (more kills it: ERR_TOO_LARGE). null when there is
+ * no xz binary. A non-zero exit is ERR_BAD_FORMAT when decompressing.
+ */
+function runXz(input: Buffer, args: string[], maxOut = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | null> {
+  const decompressing = args[0] === '-d';
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (f: () => void) => { if (!settled) { settled = true; f(); } };
-    const child = spawn('xz', [...filters, '-T0', '--block-size=8MiB', '--check=crc64', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('xz', [...args, '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
+    let size = 0;
     let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxOut) {
+        child.kill('SIGKILL');
+        done(() => reject(new OtError('ERR_TOO_LARGE', `Delta part inflates beyond ${maxOut} bytes`)));
+        return;
+      }
+      out.push(c);
+    });
+    child.stderr.on('data', (c: Buffer) => { if (err.length < 4096) err += c.toString(); });
     child.stdin.on('error', () => undefined); // reported through 'close' below
     child.on('error', (e: NodeJS.ErrnoException) => done(() => {
       if (e.code === 'ENOENT') resolve(null);
       else reject(new OtError('ERR_IO', `xz failed to start: ${e.message}`, { cause: e }));
     }));
     child.on('close', (code, signal) => done(() => {
-      if (code === 0) { const b = Buffer.concat(out); resolve(new Uint8Array(b.buffer, b.byteOffset, b.length)); }
+      if (code === 0) { const b = Buffer.concat(out, size); resolve(new Uint8Array(b.buffer, b.byteOffset, b.length)); }
+      else if (decompressing) reject(new OtError('ERR_BAD_FORMAT', `Corrupt xz delta part: ${err.trim() || `xz exited with ${code ?? signal}`}`));
       else reject(new OtError('ERR_IO', `xz exited with ${code ?? signal}: ${err.trim()}`));
     }));
     child.stdin.end(input);

@@ -7,7 +7,7 @@ import { OtError, isOtError } from '../../../shared/errors.js';
 import { Variant } from '../../../shared/gvariant/index.js';
 import { checksumOf, encodeFileHeader, type Checksum, type FileHeader } from '../../../shared/objects/index.js';
 import {
-  bspatch, decodePartPayload, decodeSuperblock, encodeSuperblock, executePart, readVarint, splitPartFile, superblockCommitBytes,
+  bspatch, compressPart, decompressPart, elfMachine, decodePartPayload, decodeSuperblock, encodeSuperblock, executePart, readVarint, splitPartFile, superblockCommitBytes,
   writeVarint, type DeltaObject, type DeltaSink,
 } from '../../../shared/delta/index.js';
 import { fixture } from '../../helpers/fixture-repo.js';
@@ -104,5 +104,46 @@ describe('varints and bspatch', () => {
     const ctrl = new Uint8Array(24);
     ctrl[0] = 200; // x = 200 but no diff bytes follow
     expect(() => bspatch(new Uint8Array(10), ctrl, 50)).toThrow(expect.objectContaining({ code: 'ERR_BAD_FORMAT' }));
+  });
+});
+
+describe('part compression (system xz, lzma-native fallback)', () => {
+  const sample = Buffer.concat(Array.from({ length: 2000 }, (_, i) => Buffer.from(`line ${i} ${(i * 2654435761) >>> 0}\n`)));
+  const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0x3e, 0]), sample]);
+  const withoutXz = async <T>(f: () => Promise<T>): Promise<T> => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try { return await f(); } finally { process.env.PATH = path; }
+  };
+
+  it.each([[false], [true]])('round trip, x86 filter %s, decodable by both decoders', async (x86) => {
+    const file = await compressPart(elf, 'xz', { x86 });
+    expect(file[0]).toBe(0x78);
+    expect(Buffer.from(await decompressPart(file, 1 << 20)).equals(elf)).toBe(true);
+    expect(Buffer.from(await withoutXz(() => decompressPart(file, 1 << 20))).equals(elf)).toBe(true);
+    expect(Buffer.from(await lzma.decompress(Buffer.from(file.subarray(1)))).equals(elf)).toBe(true);
+  });
+  it('without an xz binary, lzma-native compresses', async () => {
+    const file = await withoutXz(() => compressPart(sample, 'xz'));
+    expect(Buffer.from(await decompressPart(file, 1 << 20)).equals(sample)).toBe(true);
+  });
+  it('a corrupt xz part is ERR_BAD_FORMAT; a bomb is ERR_TOO_LARGE (with and without xz)', async () => {
+    const file = await compressPart(sample, 'xz');
+    const bad = Uint8Array.from(file);
+    bad[Math.floor(bad.length / 2)] ^= 0xff;
+    await expect(decompressPart(bad, 1 << 20)).rejects.toMatchObject({ code: 'ERR_BAD_FORMAT' });
+    await expect(withoutXz(() => decompressPart(bad, 1 << 20))).rejects.toMatchObject({ code: 'ERR_BAD_FORMAT' });
+    const bomb = await compressPart(Buffer.alloc(64 << 20), 'xz');
+    expect(bomb.length).toBeLessThan(1 << 20);
+    await expect(decompressPart(bomb, 1 << 20)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
+    await expect(withoutXz(() => decompressPart(bomb, 1 << 20))).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
+  });
+  it('recognises x86 and other ELF machines', () => {
+    expect(elfMachine(elf)).toBe('x86');
+    const arm = Buffer.from(elf);
+    arm[18] = 0xb7;
+    expect(elfMachine(arm)).toBe('other');
+    expect(elfMachine(sample)).toBe(null);
+    expect(elfMachine(elf.subarray(0, 10))).toBe(null);
   });
 });
