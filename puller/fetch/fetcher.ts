@@ -3,11 +3,12 @@
 // transient failures, and a stall timeout (no bytes for N seconds) instead of
 // hanging (STYLE §9, ostree-fetcher.h: request_to_membuf / request_to_tmpfile).
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 import { OtError } from '../../shared/errors.js';
+import { faultPoint } from '../../shared/repo/index.js';
 import { backoffMs, isRetryable } from './retry.js';
 
 export interface FetcherOptions {
@@ -82,6 +83,75 @@ export class Fetcher {
         await new Promise((r) => setTimeout(r, backoffMs(attempt + 1, retryAfter)));
       }
     }
+  }
+
+  /**
+   * GET `path` into the file `dest`, resuming what an earlier attempt (or an
+   * earlier, killed run) left there with `Range: bytes=N-` (ostree re-downloads:
+   * ostreedev/ostree#1017). The file's content is untrusted until the caller
+   * checks its checksum; a file already `expectedSize` long is not fetched
+   * again. A server that ignores Range (200) restarts the file from zero.
+   */
+  async fetchResumable(path: string, dest: string, opts: { expectedSize: number }): Promise<{ size: number; resumedFrom: number }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.resumeOnce(path, dest, opts.expectedSize);
+      } catch (err: unknown) {
+        if (attempt >= this.opts.retries || !isRetryable(err)) throw this.wrap(err, path);
+        const retryAfter = err instanceof OtError ? err.hint?.match(/^retry-after=(.*)$/)?.[1] : undefined;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt + 1, retryAfter)));
+      }
+    }
+  }
+
+  private async resumeOnce(path: string, dest: string, expected: number): Promise<{ size: number; resumedFrom: number }> {
+    let have = (await stat(dest).catch(() => null))?.size ?? 0;
+    if (have === expected) return { size: have, resumedFrom: have };
+    if (have > expected) { await rm(dest, { force: true }); have = 0; }
+    const headers: Record<string, string> = { ...this.opts.headers };
+    if (have > 0) headers.range = `bytes=${have}-`;
+    this.requests++;
+    const res = await this.pool.request({ method: 'GET', path: this.base.pathname + encodePath(path), headers });
+    const url = this.urlOf(path);
+    let start = 0;
+    if (res.statusCode === 206) {
+      const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
+      if (!m || Number(m[1]) !== have || Number(m[3]) !== expected || Number(m[2]) !== expected - 1) {
+        await res.body.dump();
+        await rm(dest, { force: true });
+        throw new OtError('ERR_NETWORK', `Unexpected Content-Range '${String(res.headers['content-range'])}' for ${url}; restarting the download`, { url });
+      }
+      start = have;
+    } else if (res.statusCode !== 200) {
+      await res.body.dump();
+      if (res.statusCode === 416) await rm(dest, { force: true });
+      const ra = res.headers['retry-after'];
+      throw new OtError(res.statusCode === 416 ? 'ERR_NETWORK' : 'ERR_HTTP', `Server returned HTTP ${res.statusCode} for ${url}`, {
+        url, found: res.statusCode, hint: typeof ra === 'string' ? `retry-after=${ra}` : res.statusCode === 404 ? 'the remote does not have this file' : undefined,
+      });
+    }
+    const fh = await open(dest, start > 0 ? 'a' : 'w', 0o600);
+    let size = start;
+    try {
+      for await (const chunk of res.body) {
+        const b = chunk as Buffer;
+        size += b.length;
+        if (size > expected) {
+          res.body.destroy();
+          await fh.truncate(0);
+          throw new OtError('ERR_CHECKSUM_MISMATCH', `${url} is longer than the expected ${expected} bytes`, { url, expected });
+        }
+        await fh.write(b);
+        this.bytes += b.length;
+        if (size < expected) faultPoint('fetch-partial-body');
+      }
+    } finally {
+      await fh.close();
+    }
+    if (size !== expected) {
+      throw new OtError('ERR_NETWORK', `Truncated response for ${url}: ${size} of ${expected} bytes (the next attempt resumes)`, { url, expected, found: size });
+    }
+    return { size, resumedFrom: start };
   }
 
   private wrap(err: unknown, path: string): OtError {

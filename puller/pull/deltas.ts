@@ -4,6 +4,8 @@
 // are not all present — every object it writes is checksummed. A part that is
 // missing or bad is abandoned and the pull falls back to object fetches
 // (upstream fails there, ostreedev/ostree#1612).
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { decode, encode, type Variant, type Vardict } from '../../shared/gvariant/index.js';
 import {
@@ -100,7 +102,10 @@ export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superbl
       if (!loaded.ok) throw loaded.error;
       written += await executePart(loaded.value, part.objects, sink, { maxObjectSize: MAX_PART_PAYLOAD });
       faultPoint(`delta-after-part-${i}`);
+      await rm(partDownloadPath(r, part.checksum), { force: true });
     } catch (err: unknown) {
+      // A verified part that does not apply is useless; a failed download stays for the next attempt to resume.
+      if (loaded.ok) await rm(partDownloadPath(r, part.checksum), { force: true });
       if (err instanceof OtError && (err.code === 'ERR_SIGNATURE_INVALID' || err.code === 'ERR_IO')) {
         await Promise.all(ahead);
         throw err;
@@ -131,10 +136,21 @@ async function partFile(r: PartRunner, choice: DeltaChoice, sb: Superblock, i: n
   }
   if (size > BigInt(MAX_PART_SIZE)) throw new OtError('ERR_TOO_LARGE', `Delta part ${i} of ${choice.name} is ${size} bytes`);
   const path = `${choice.dir}/${i}`;
-  const res = await r.fetcher.fetchBytes(path, { maxSize: Number(size) });
-  const bytes = res.body ?? new Uint8Array(0);
-  r.onPartFetched?.(bytes.length);
+  // Downloaded into the repo's tmp/ under the part's checksum, so an interrupted
+  // pull resumes the part with a Range request instead of starting it over.
+  const dest = partDownloadPath(r, csum);
+  const got = await r.fetcher.fetchResumable(path, dest, { expectedSize: Number(size) });
+  r.onPartFetched?.(got.size - got.resumedFrom);
+  const bytes = new Uint8Array(await readFile(dest));
   const actual = checksumOf(bytes);
-  if (actual !== csum) throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted delta part ${i} of ${choice.name}: expected ${csum}, got ${actual}`, { url: r.fetcher.urlOf(path) });
+  if (actual !== csum) {
+    await rm(dest, { force: true });
+    throw new OtError('ERR_CHECKSUM_MISMATCH', `Corrupted delta part ${i} of ${choice.name}: expected ${csum}, got ${actual}`, { url: r.fetcher.urlOf(path) });
+  }
   return bytes;
+}
+
+/** Where a part is downloaded (and kept until it has been applied). */
+function partDownloadPath(r: PartRunner, csum: Checksum): string {
+  return join(r.tx.repo.path, 'tmp', `ots-delta-part-${csum}`);
 }
