@@ -3,6 +3,7 @@
 import { OtError, isOtError } from '../shared/errors.js';
 import { setTestFault } from '../shared/repo/index.js';
 import type { Command, CommandContext } from './context.js';
+import { VERSION } from './version.js';
 
 /**
  * Verbs and the module that implements each, loaded on first use: importing
@@ -57,6 +58,11 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
     now: () => BigInt(Math.floor(Date.now() / 1000)),
     env,
   };
+  if (verb === undefined && rest.includes('--version')) {
+    // Same shape as `ostree --version` (YAML), so scripts that parse one parse the other.
+    ctx.io.out(`ots:\n Version: '${VERSION}'\n Features:\n  - gpg\n  - ed25519\n  - static-deltas\n  - static-deltas-zstd`);
+    return 0;
+  }
   if (verb === undefined || verb === 'help') {
     ctx.io.out(usage());
     return verb === undefined && !rest.includes('--help') && !rest.includes('-h') ? 1 : 0;

@@ -38,3 +38,8 @@ it('puller/ does not import server/ or fastify; server/ does not import puller/'
   try { serverFiles = tsFiles(join(ROOT, 'server')); } catch { serverFiles = []; }
   for (const f of serverFiles) for (const i of imports(f)) expect(i, relative(ROOT, f)).not.toMatch(/(^|\/)puller\//);
 });
+
+it('ots --version reports the package version', async () => {
+  const { VERSION } = await import('../../../puller/version.js');
+  expect(VERSION).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+});
