@@ -12,6 +12,15 @@ import { SafeRoot } from './safe-open.js';
 import type { Metrics } from '../metrics.js';
 
 const SMALL = 256 * 1024;
+/**
+ * Files up to this size are read into one Buffer and written with one call:
+ * measured 2.4x the MB/s of a read stream on 1-4 MB objects (bench/serve.ts:
+ * 1,526 vs 623 MB/s; nginx 1,925 with sendfile). Larger files stream.
+ */
+const BUFFERED_MAX = 16 * 1024 * 1024;
+/** Bytes buffered by responses in flight; past this budget, files stream instead (bounded memory). */
+const BUFFER_BUDGET = 256 * 1024 * 1024;
+let buffered = 0;
 
 export interface RepoFilesOptions { repoPath: string; metrics: Metrics }
 
@@ -73,10 +82,16 @@ async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, r
     await reply.send();
     return 0;
   }
-  if (file.size <= SMALL) {
+  if (file.size <= BUFFERED_MAX && buffered + file.size <= BUFFER_BUDGET) {
+    const size = file.size;
+    buffered += size;
+    let released = false;
+    const release = () => { if (!released) { released = true; buffered -= size; } };
+    reply.raw.once('close', release);
+    reply.raw.once('finish', release);
     const buf = Buffer.allocUnsafe(file.size);
+    let off = 0;
     try {
-      let off = 0;
       while (off < file.size) {
         const { bytesRead } = await file.fh.read(buf, off, file.size - off, off);
         if (bytesRead === 0) break;
@@ -85,6 +100,8 @@ async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, r
     } finally {
       await file.fh.close();
     }
+    // A file that shrank under us is an error (500), never a buffer padded with stale memory.
+    if (off !== size) throw new Error(`${rel} changed size while being read`);
     await reply.send(buf);
     return file.size;
   }
