@@ -71,6 +71,27 @@ describe('ots-server read path', () => {
     expect(metrics.body.toString()).toContain('ots_http_requests_total{class="object",status="200"}');
   });
 
+  it.each([
+    ['small (read synchronously)', 100_000],
+    ['medium (one buffered read)', 3_000_000],
+    ['large (streamed)', 20_000_000],
+  ])('serves %s delta files byte for byte, HEAD with the same length', async (_label, size) => {
+    srv = await startOtsServer(repo);
+    const rel = `deltas/ab/size-${size}/0`;
+    mkdirSync(join(repo, 'deltas/ab', `size-${size}`), { recursive: true });
+    let x = size;
+    const body = Buffer.from(Array.from({ length: size }, () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24));
+    writeFileSync(join(repo, rel), body);
+    const r = await rawGet(srv.port, `/${rel}`);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-length']).toBe(String(size));
+    expect(r.headers['cache-control']).toMatch(/immutable/);
+    expect(r.body.equals(body)).toBe(true);
+    const h = await rawGet(srv.port, `/${rel}`, {}, 'HEAD');
+    expect(h.headers['content-length']).toBe(String(size));
+    expect(h.body.length).toBe(0);
+  });
+
   it('answers conditional requests with 304', async () => {
     srv = await startOtsServer(repo);
     const first = await rawGet(srv.port, '/summary');
