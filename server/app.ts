@@ -23,6 +23,6 @@ export async function buildApp(config: ServerConfig): Promise<FastifyInstance> {
   }
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  await app.register(async (scope) => repoFiles(scope, { repoPath: config.repo, metrics }), { prefix: config.basePath });
+  await app.register(async (scope) => repoFiles(scope, { repoPath: config.repo, metrics, objectCacheBytes: config.objectCacheBytes }), { prefix: config.basePath });
   return app;
 }

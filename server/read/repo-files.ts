@@ -8,6 +8,7 @@ import send from '@fastify/send';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheControl, classifyPath, type PathClass } from './cache-policy.js';
 import { etagOf, isNotModified } from './etag.js';
+import { ObjectCache } from './object-cache.js';
 import { SafeRoot } from './safe-open.js';
 import type { Metrics } from '../metrics.js';
 
@@ -22,16 +23,17 @@ const BUFFERED_MAX = 16 * 1024 * 1024;
 const BUFFER_BUDGET = 256 * 1024 * 1024;
 let buffered = 0;
 
-export interface RepoFilesOptions { repoPath: string; metrics: Metrics }
+export interface RepoFilesOptions { repoPath: string; metrics: Metrics; objectCacheBytes?: number }
 
 /** Register GET/HEAD for every repository path under the instance's prefix. */
 export async function repoFiles(app: FastifyInstance, opts: RepoFilesOptions): Promise<void> {
   const root = new SafeRoot(opts.repoPath);
+  const cache = new ObjectCache(opts.objectCacheBytes ?? 0);
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     const rel = (req.params as { '*': string })['*'];
     const cls = classifyPath(rel);
-    const result = cls === null ? await notFound(reply) : await serve(req, reply, root, rel, cls, opts.repoPath);
+    const result = cls === null ? await notFound(reply) : await serve(req, reply, root, rel, cls, opts.repoPath, cache);
     opts.metrics.observe(cls ?? 'denied', reply.statusCode, result, Number(process.hrtime.bigint() - started) / 1e9);
   };
   app.route({ method: ['GET', 'HEAD'], url: '/*', exposeHeadRoute: false, handler });
@@ -49,11 +51,13 @@ async function notFound(reply: FastifyReply): Promise<number> {
   return 0;
 }
 
-async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, rel: string, cls: PathClass, repoPath: string): Promise<number> {
+async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, rel: string, cls: PathClass, repoPath: string, cache: ObjectCache): Promise<number> {
   if (req.headers.range !== undefined) return serveRange(req, reply, rel, cls, repoPath, root);
-  const small = root.readSmallSync(rel, SMALL);
+  const cached = cls === 'object' ? cache.get(rel) : undefined;
+  const small = cached ?? root.readSmallSync(rel, SMALL);
   if (small === null) return notFound(reply);
   if (small !== 'large') {
+    if (cls === 'object' && cached === undefined) cache.set(rel, small);
     const etag = etagOf(small.size, small.mtimeMs);
     reply.headers({
       'cache-control': cacheControl(cls), etag, 'last-modified': httpDate(small.mtimeMs),

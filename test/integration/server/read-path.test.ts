@@ -1,6 +1,6 @@
 // ots-server's read path against a real listening process: headers, Range,
 // HEAD, ETag/304, 404s and path traversal attempts sent as raw request paths.
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +90,22 @@ describe('ots-server read path', () => {
     const h = await rawGet(srv.port, `/${rel}`, {}, 'HEAD');
     expect(h.headers['content-length']).toBe(String(size));
     expect(h.body.length).toBe(0);
+  });
+
+  it('caches only loose objects: a rewritten summary or delta is served fresh', async () => {
+    srv = await startOtsServer(repo);
+    const o1 = await rawGet(srv.port, objectPath);
+    const o2 = await rawGet(srv.port, objectPath);
+    expect(o2.body.equals(o1.body)).toBe(true);
+    const summary = readFileSync(join(repo, 'summary'));
+    for (const rel of ['summary', 'deltas/cd/regenerated/superblock']) {
+      mkdirSync(join(repo, rel, '..'), { recursive: true });
+      writeFileSync(join(repo, rel), 'first version');
+      expect((await rawGet(srv.port, `/${rel}`)).body.toString()).toBe('first version');
+      writeFileSync(join(repo, rel), 'second version!');
+      expect((await rawGet(srv.port, `/${rel}`)).body.toString()).toBe('second version!');
+    }
+    writeFileSync(join(repo, 'summary'), summary);
   });
 
   it('answers conditional requests with 304', async () => {
