@@ -1,7 +1,7 @@
 // An in-memory LRU of small loose objects. Objects are named by their
 // checksum, so a cached body is always that object's content; nothing else
-// (refs, summary, deltas — which can be regenerated under the same name) is
-// ever cached. nginx gets the same effect from open_file_cache + the page
+// (refs, summary, detached .commitmeta — which gains signatures —, deltas,
+// which can be regenerated under the same name) is ever cached. nginx gets the same effect from open_file_cache + the page
 // cache; without it every request costs open/fstat/read/close
 // (bench/serve.ts profile: ~40% of a worker's time).
 

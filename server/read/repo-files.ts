@@ -46,6 +46,14 @@ function httpDate(ms: number): string {
   return lastDate.text;
 }
 
+/**
+ * Objects whose bytes are fixed by their name. Not `.commitmeta`: detached
+ * metadata is named after its commit but changes when signatures are added.
+ */
+function isContentAddressed(rel: string): boolean {
+  return rel.endsWith('.filez') || rel.endsWith('.dirtree') || rel.endsWith('.dirmeta') || rel.endsWith('.commit') || rel.endsWith('.file');
+}
+
 async function notFound(reply: FastifyReply): Promise<number> {
   await reply.code(404).header('cache-control', 'no-cache').type('text/plain').send('Not found\n');
   return 0;
@@ -53,11 +61,12 @@ async function notFound(reply: FastifyReply): Promise<number> {
 
 async function serve(req: FastifyRequest, reply: FastifyReply, root: SafeRoot, rel: string, cls: PathClass, repoPath: string, cache: ObjectCache): Promise<number> {
   if (req.headers.range !== undefined) return serveRange(req, reply, rel, cls, repoPath, root);
-  const cached = cls === 'object' ? cache.get(rel) : undefined;
+  const cacheable = cls === 'object' && isContentAddressed(rel);
+  const cached = cacheable ? cache.get(rel) : undefined;
   const small = cached ?? root.readSmallSync(rel, SMALL);
   if (small === null) return notFound(reply);
   if (small !== 'large') {
-    if (cls === 'object' && cached === undefined) cache.set(rel, small);
+    if (cacheable && cached === undefined) cache.set(rel, small);
     const etag = etagOf(small.size, small.mtimeMs);
     reply.headers({
       'cache-control': cacheControl(cls), etag, 'last-modified': httpDate(small.mtimeMs),

@@ -92,13 +92,13 @@ describe('ots-server read path', () => {
     expect(h.body.length).toBe(0);
   });
 
-  it('caches only loose objects: a rewritten summary or delta is served fresh', async () => {
+  it('caches only content-addressed objects: a rewritten summary, delta or commitmeta is served fresh', async () => {
     srv = await startOtsServer(repo);
     const o1 = await rawGet(srv.port, objectPath);
     const o2 = await rawGet(srv.port, objectPath);
     expect(o2.body.equals(o1.body)).toBe(true);
     const summary = readFileSync(join(repo, 'summary'));
-    for (const rel of ['summary', 'deltas/cd/regenerated/superblock']) {
+    for (const rel of ['summary', 'deltas/cd/regenerated/superblock', `objects/ab/${'c'.repeat(62)}.commitmeta`]) {
       mkdirSync(join(repo, rel, '..'), { recursive: true });
       writeFileSync(join(repo, rel), 'first version');
       expect((await rawGet(srv.port, `/${rel}`)).body.toString()).toBe('first version');
