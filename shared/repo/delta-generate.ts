@@ -177,11 +177,13 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   // Parts are compressed as soon as they are full, while later objects are still being read and diffed.
   const compressing = new Limiter(cores);
   const partFiles: Promise<{ file: Uint8Array; usize: number; objects: DeltaObject[] }>[] = [];
-  const seal = (p: PartBuilder) => {
+  const seal = (p: PartBuilder, last = false) => {
     const payload = p.payload();
     const { usize, objects } = p;
     const x86 = p.elfX86 > 0 && p.elfX86 >= (p.elfX86 + p.elfOther) * X86_SHARE_FOR_BCJ;
-    partFiles.push(compressing.run(async () => ({ file: await compressPart(payload, compression, { x86 }), usize, objects })));
+    // Nothing else is left to overlap with the last part: split it into blocks for every core.
+    const blockMiB = last ? Math.max(1, Math.ceil(payload.length / cores / (1024 * 1024))) : undefined;
+    partFiles.push(compressing.run(async () => ({ file: await compressPart(payload, compression, { x86, blockMiB }), usize, objects })));
   };
 
   /** What one object becomes: metadata, whole content, a bsdiff patch, or a fallback. Reads and diffs run ahead of assembly. */
@@ -205,12 +207,20 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
 
   let cur = new PartBuilder();
   try {
-    const ahead: Promise<Prepared>[] = [];
+    // Each look-ahead promise is observed at once (a failure further ahead must not become an
+    // unhandled rejection); failures surface in order when their object's turn comes.
+    const ahead: Promise<{ ok: true; value: Prepared } | { ok: false; error: unknown }>[] = [];
     let next = 0;
-    const fill = () => { while (next < fresh.length && ahead.length < LOOKAHEAD) ahead.push(prepare(fresh[next++] as DeltaObject)); };
+    const fill = () => {
+      while (next < fresh.length && ahead.length < LOOKAHEAD) {
+        ahead.push(prepare(fresh[next++] as DeltaObject).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })));
+      }
+    };
     fill();
     while (ahead.length > 0) {
-      const e = await (ahead.shift() as Promise<Prepared>);
+      const got = await (ahead.shift() as (typeof ahead)[number]);
+      if (!got.ok) { await Promise.all(ahead); throw got.error; }
+      const e = got.value;
       fill();
       if (e.kind === 'fallback') { fallbacks.push(e.fallback); continue; }
       if (cur.size >= maxChunk) { seal(cur); cur = new PartBuilder(); }
@@ -218,7 +228,7 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
       else if (e.kind === 'patch') cur.patched(e.obj, e.header, e.size, e.old, e.patch);
       else cur.content(e.obj, e.header, e.data);
     }
-    seal(cur);
+    seal(cur, true);
   } finally {
     // Settle every part before leaving, so no compressor outlives a failure unobserved.
     const settled = await Promise.allSettled(partFiles);

@@ -2,7 +2,7 @@
 // uses our from→to and scratch deltas, xz and uncompressed, inline or not —
 // objects are not fetched one by one — and the result fscks and checks out.
 // ots pull uses them too, and stock ostree reads our delta indexes.
-import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -267,6 +267,21 @@ describe('a part whose connection drops mid-body', () => {
     expect(out.find((e) => e.type === 'delta')?.failedParts ?? []).toEqual([]);
     expect(await ots(`--repo=${c}`, 'rev-parse', 'o:os')).toBe(`${b}\n`);
     await ostree('fsck', `--repo=${c}`);
+  });
+});
+
+describe('generation failures', () => {
+  it('a missing object fails the generation with a clear error, not a crash', async () => {
+    const t = makeTmpDir();
+    const { src, a, b } = await source(t);
+    const ls = await ots(`--repo=${src}`, 'ls', '-C', b, '/usr/lib/new-20.conf');
+    const csum = ls.trim().split(/\s+/)[4] as string;
+    rmSync(join(src, 'objects', csum.slice(0, 2), `${csum.slice(2)}.filez`));
+    const r = await otsRun([`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(csum);
+    expect(r.stderr).not.toMatch(/node:internal|Unhandled|at async/);
+    expect(await ots(`--repo=${src}`, 'static-delta', 'list')).toBe('(No static deltas)\n');
   });
 });
 
