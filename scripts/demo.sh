@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/puller/cli.js ] || npm run build >/dev/null
+[ -f dist/bundle/ots.js ] || npm run build >/dev/null
 work=${1:-$(mktemp -d /tmp/ots-demo.XXXXXX)}
 mkdir -p "$work"
 ots() { node bin/ots.js "$@"; }
