@@ -12,7 +12,9 @@ import {
 } from '../../../shared/delta/index.js';
 import { fixture } from '../../helpers/fixture-repo.js';
 import { fromHex, toHex } from '../../helpers/hex.js';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 interface DeltaVec { superblock_hex: string; part0_hex?: string; superblock_sha256: string }
 const deltas = (JSON.parse(readFileSync(new URL('../../fixtures/vectors/fixture-repo.json', import.meta.url), 'utf8')) as { deltas: Record<string, DeltaVec> }).deltas;
@@ -126,6 +128,19 @@ describe('part compression (system xz, lzma-native fallback)', () => {
   it('without an xz binary, lzma-native compresses', async () => {
     const file = await withoutXz(() => compressPart(sample, 'xz'));
     expect(Buffer.from(await decompressPart(file, 1 << 20)).equals(sample)).toBe(true);
+  });
+  it('an xz binary that fails (e.g. one without these options) falls back to lzma-native both ways', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ots-fake-xz-'));
+    writeFileSync(join(dir, 'xz'), '#!/bin/sh\necho "xz: unrecognized option" >&2\nexit 1\n', { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = dir;
+    try {
+      const file = await compressPart(elf, 'xz', { x86: true });
+      expect(Buffer.from(await decompressPart(file, 1 << 20)).equals(elf)).toBe(true);
+    } finally {
+      process.env.PATH = path;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('a corrupt xz part is ERR_BAD_FORMAT; a bomb is ERR_TOO_LARGE (with and without xz)', async () => {
     const file = await compressPart(sample, 'xz');
