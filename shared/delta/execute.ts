@@ -35,23 +35,38 @@ function slice(payload: Uint8Array, offset: number, length: number, what: string
   return payload.subarray(offset, offset + length);
 }
 
+/** Content objects above this size are built one at a time (bounds memory: source + patch + result). */
+const BIG_OBJECT = 4 * 1024 * 1024;
+
+/** Where the bytes of an object being built come from; resolved when the object is closed. */
+type Piece =
+  | { kind: 'bytes'; data: Uint8Array }
+  | { kind: 'source'; source: Promise<Uint8Array>; offset: number; size: number }
+  | { kind: 'patch'; source: Promise<Uint8Array>; patch: Uint8Array };
+
 /** Run one part. Throws ERR_BAD_FORMAT on any malformed op, operand or object. */
 export async function executePart(part: PartPayload, objects: readonly DeltaObject[], sink: DeltaSink, opts: ExecuteOptions): Promise<number> {
   const { ops, payload } = part;
   let pc = 0;
   let cursor = 0;
   let written = 0;
-  let open: { obj: DeltaObject; header: FileHeader; size: number; chunks: Uint8Array[]; have: number; skip: boolean } | null = null;
-  let source: Uint8Array | null = null;
-  // Objects are written concurrently (file creation is latency-bound); a read
-  // source is only read once every earlier write has landed.
+  let open: { obj: DeltaObject; header: FileHeader; size: number; pieces: Piece[]; have: number; skip: boolean } | null = null;
+  let source: Promise<Uint8Array> | null = null;
+  // Objects are built and written concurrently: file creation and reading a
+  // bsdiff source are latency-bound. A read source waits only for the write
+  // of that same object when it is still in flight (not for every write).
   const inFlight = new Set<Promise<void>>();
+  const writing = new Map<Checksum, Promise<void>>();
   let firstError: unknown = null;
-  const submit = async (write: () => Promise<void>) => {
+  const submit = async (write: () => Promise<void>, csum?: Checksum) => {
     if (firstError !== null) throw firstError;
     while (inFlight.size >= WRITE_CONCURRENCY) await Promise.race(inFlight);
-    const p: Promise<void> = write().catch((err: unknown) => { firstError ??= err; }).finally(() => inFlight.delete(p));
+    const p: Promise<void> = write().catch((err: unknown) => { firstError ??= err; }).finally(() => {
+      inFlight.delete(p);
+      if (csum !== undefined && writing.get(csum) === p) writing.delete(csum);
+    });
     inFlight.add(p);
+    if (csum !== undefined) writing.set(csum, p);
   };
   const flush = async () => {
     await Promise.all(inFlight);
@@ -89,7 +104,7 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
           const data = slice(payload, offset, size, `file ${obj.checksum}`);
           const isLink = (m.mode & S_IFMT) === S_IFLNK;
           const header: FileHeader = { ...m, symlinkTarget: isLink ? Buffer.from(data).toString('utf8') : '' };
-          if (!sink.has(obj)) await submit(() => sink.writeContent(obj, header, isLink ? new Uint8Array(0) : data));
+          if (!sink.has(obj)) await submit(() => sink.writeContent(obj, header, isLink ? new Uint8Array(0) : data), obj.checksum);
         }
         cursor++;
         written++;
@@ -101,24 +116,29 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
         const m = meta(next(), next());
         const size = next();
         checkSize(size);
-        open = { obj, header: { ...m, symlinkTarget: '' }, size, chunks: [], have: 0, skip: sink.has(obj) };
+        open = { obj, header: { ...m, symlinkTarget: '' }, size, pieces: [], have: 0, skip: sink.has(obj) };
         break;
       }
       case OP.w: {
         const size = next();
         const offset = next();
         if (!open) throw new OtError('ERR_BAD_FORMAT', "'w' with no open object", { offset: pc });
-        const data = source ? slice(source, offset, size, 'read source') : slice(payload, offset, size, 'write');
         open.have += size;
         if (open.have > open.size) throw new OtError('ERR_BAD_FORMAT', `Writes exceed the declared size ${open.size}`, { offset: pc });
-        if (!open.skip) open.chunks.push(data);
+        if (source) { if (!open.skip) open.pieces.push({ kind: 'source', source, offset, size }); }
+        else {
+          const data = slice(payload, offset, size, 'write');
+          if (!open.skip) open.pieces.push({ kind: 'bytes', data });
+        }
         break;
       }
       case OP.r: {
         const offset = next();
         const csum = checksumFromBytes(slice(payload, offset, 32, 'read source checksum'));
-        if (!open?.skip) await flush();
-        source = open?.skip ? new Uint8Array(0) : await sink.readContent(csum);
+        if (open?.skip) { source = Promise.resolve(new Uint8Array(0)); break; }
+        // Read now, concurrently with other objects; after that object's own write if it is still landing.
+        source = (writing.get(csum) ?? Promise.resolve()).then(() => sink.readContent(csum));
+        source.catch(() => undefined); // observed when the object is closed
         break;
       }
       case OP.R:
@@ -131,7 +151,7 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
         const patch = slice(payload, offset, length, 'bsdiff patch');
         if (!open.skip) {
           if (source === null) throw new OtError('ERR_BAD_FORMAT', "'B' with no read source", { offset: pc });
-          open.chunks = [bspatch(source, patch, open.size)];
+          open.pieces = [{ kind: 'patch', source, patch }];
         }
         open.have = open.size;
         break;
@@ -141,8 +161,9 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
         if (!open.skip) {
           if (open.have !== open.size) throw new OtError('ERR_BAD_FORMAT', `Object ${open.obj.checksum} got ${open.have} of ${open.size} bytes`, { offset: pc });
           const o = open;
-          const data = Buffer.concat(o.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
-          await submit(() => sink.writeContent(o.obj, o.header, data));
+          if (o.size > BIG_OBJECT) await flush();
+          await submit(async () => sink.writeContent(o.obj, o.header, await assemble(o.pieces, o.size)), o.obj.checksum);
+          if (o.size > BIG_OBJECT) await flush();
         }
         open = null;
         source = null;
@@ -158,4 +179,17 @@ export async function executePart(part: PartPayload, objects: readonly DeltaObje
   if (open) throw new OtError('ERR_BAD_FORMAT', 'Delta part ends with an open object');
   if (cursor !== objects.length) throw new OtError('ERR_BAD_FORMAT', `Delta part wrote ${cursor} of ${objects.length} objects`);
   return written;
+}
+
+/** The bytes of a closed object from its pieces; every source slice is range-checked. */
+async function assemble(pieces: Piece[], size: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (const p of pieces) {
+    if (p.kind === 'bytes') parts.push(p.data);
+    else if (p.kind === 'source') parts.push(slice(await p.source, p.offset, p.size, 'read source'));
+    else parts.push(bspatch(await p.source, p.patch, size));
+  }
+  const data = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+  if (data.length !== size) throw new OtError('ERR_BAD_FORMAT', `Delta object assembled to ${data.length} bytes, declared ${size}`);
+  return data;
 }

@@ -162,3 +162,45 @@ describe('part compression (system xz, lzma-native fallback)', () => {
     expect(elfMachine(elf.subarray(0, 10))).toBe(null);
   });
 });
+
+describe('executePart concurrency', () => {
+  it('a read source written earlier in the same part is read only after its write landed', async () => {
+    const header: FileHeader = { uid: 0, gid: 0, mode: 0o100644, xattrs: [], symlinkTarget: '' };
+    const x = Buffer.from('hello world, version one\n');
+    const y = Buffer.from('world, version');
+    const csumX = checksumOf(encodeFileHeader(header), x);
+    const csumY = checksumOf(encodeFileHeader(header), y);
+    const ops: number[] = [];
+    // S: file X (mode 0, xattrs 0, size, offset 0)
+    ops.push(0x53); for (const v of [0, 0, x.length, 0]) writeVarint(ops, v);
+    // o (mode 0, xattrs 0, size), r (checksum of X at offset x.length), w (size, offset 6 in X), R, c
+    ops.push(0x6f); for (const v of [0, 0, y.length]) writeVarint(ops, v);
+    ops.push(0x72); writeVarint(ops, x.length);
+    ops.push(0x77); writeVarint(ops, y.length); writeVarint(ops, 6);
+    ops.push(0x52, 0x63);
+    const payload = Buffer.concat([x, Buffer.from(csumX, 'hex')]);
+    const stored = new Map<string, Uint8Array>();
+    const events: string[] = [];
+    const sink: DeltaSink = {
+      has: () => false,
+      readContent: async (c: Checksum) => {
+        events.push(`read ${c === csumX ? 'X' : c}`);
+        const b = stored.get(c);
+        if (!b) throw new OtError('ERR_OBJECT_NOT_FOUND', `not yet stored: ${c}`);
+        return b;
+      },
+      writeMetadata: async () => undefined,
+      writeContent: async (obj: DeltaObject, h: FileHeader, p: Uint8Array) => {
+        if (obj.checksum === csumX) await new Promise((r) => setTimeout(r, 50)); // a slow disk
+        expect(checksumOf(encodeFileHeader(h), p)).toBe(obj.checksum);
+        stored.set(obj.checksum, Uint8Array.from(p));
+        events.push(`wrote ${obj.checksum === csumX ? 'X' : 'Y'}`);
+      },
+    };
+    const objects: DeltaObject[] = [{ type: 'file', checksum: csumX }, { type: 'file', checksum: csumY }];
+    const part = { modes: [{ uid: 0, gid: 0, mode: 0o100644 }], xattrs: [[]], payload: new Uint8Array(payload), ops: Uint8Array.from(ops) };
+    expect(await executePart(part, objects, sink, { maxObjectSize: 1 << 20 })).toBe(2);
+    expect(events).toEqual(['wrote X', 'read X', 'wrote Y']);
+    expect(Buffer.from(stored.get(csumY) as Uint8Array).toString()).toBe('world, version');
+  });
+});
