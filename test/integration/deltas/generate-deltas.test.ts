@@ -188,25 +188,50 @@ describe('bsdiff', () => {
   });
 });
 
+/** Two commits of the sample tree, `change` applied to the second; the from→to delta generated and listed in the summary. */
+async function deltaRepo(t: string, change: (treeB: string) => void): Promise<{ src: string; a: string; b: string }> {
+  const src = join(t, 'src');
+  await ots(`--repo=${src}`, 'init', '--mode=archive');
+  makeSampleTree(join(t, 'a'));
+  makeSampleTree(join(t, 'b'));
+  change(join(t, 'b'));
+  const a = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'a'))).trim();
+  const b = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'b'))).trim();
+  await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`);
+  await ots(`--repo=${src}`, 'summary', '-u');
+  return { src, a, b };
+}
+
+/** Incompressible bytes, so a part spans many body chunks. */
+function noise(length: number, seed: number): Buffer {
+  let x = seed;
+  return Buffer.from(Array.from({ length }, () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24));
+}
+
+/** A bare-user ots client of `url` holding commit `a`. */
+async function otsClient(t: string, url: string, a: string, pullFlags: string[] = []): Promise<string> {
+  const c = join(t, 'client');
+  await ots(`--repo=${c}`, 'init', '--mode=bare-user');
+  await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', url);
+  await ots(`--repo=${c}`, 'pull', ...pullFlags, 'o', `os@${a}`);
+  return c;
+}
+
+/** `ots pull --json o os`: the delta event's failed parts; then the ref moved to `b` and the repo fscks. */
+async function pullUpdate(c: string, b: string): Promise<number[]> {
+  const out = (await ots(`--repo=${c}`, 'pull', '--json', 'o', 'os')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; failedParts?: number[] });
+  expect(await ots(`--repo=${c}`, 'rev-parse', 'o:os')).toBe(`${b}\n`);
+  await ostree('fsck', `--repo=${c}`);
+  return out.find((e) => e.type === 'delta')?.failedParts ?? [];
+}
+
 describe('a part interrupted mid-download', () => {
   it('is resumed with a Range request after the pull is killed, not downloaded again', async () => {
     const t = makeTmpDir();
-    const src = join(t, 'src');
-    await ots(`--repo=${src}`, 'init', '--mode=archive');
-    makeSampleTree(join(t, 'a'));
-    makeSampleTree(join(t, 'b'));
-    // Incompressible content: the single part is ~1.5 MB, many body chunks.
-    let x = 12345;
-    writeFileSync(join(t, 'b/usr/lib/noise.bin'), Buffer.from(Array.from({ length: 1_500_000 }, () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24)));
-    const a = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'a'))).trim();
-    const b = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'b'))).trim();
-    await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`);
-    await ots(`--repo=${src}`, 'summary', '-u');
+    // The single part is ~1.5 MB, many body chunks.
+    const { src, a, b } = await deltaRepo(t, (tree) => writeFileSync(join(tree, 'usr/lib/noise.bin'), noise(1_500_000, 12345)));
     const srv = await startOtsServer(src);
-    const c = join(t, 'client');
-    await ots(`--repo=${c}`, 'init', '--mode=bare-user');
-    await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
-    await ots(`--repo=${c}`, 'pull', 'o', `os@${a}`);
+    const c = await otsClient(t, srv.url, a);
     const killed = await otsRun([`--repo=${c}`, 'pull', 'o', 'os'], { env: { OSTREE_TS_TEST_FAULT: 'fetch-partial-body' } });
     expect(killed.signal).toBe('SIGKILL');
     const partial = readdirSync(join(c, 'tmp')).filter((n) => n.startsWith('ots-delta-part-'));
@@ -217,30 +242,19 @@ describe('a part interrupted mid-download', () => {
       return { full: n('200'), ranged: n('206') };
     };
     const before = await metrics();
-    const out = (await ots(`--repo=${c}`, 'pull', '--json', 'o', 'os')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; failedParts?: number[] });
+    const failedParts = await pullUpdate(c, b);
     const after = await metrics();
     expect(after.ranged - before.ranged).toBe(1);
     expect(after.full - before.full).toBe(1); // the superblock only
-    expect(out.find((e) => e.type === 'delta')?.failedParts ?? []).toEqual([]);
+    expect(failedParts).toEqual([]);
     expect(readdirSync(join(c, 'tmp')).filter((n) => n.startsWith('ots-delta-part-'))).toEqual([]);
-    expect(await ots(`--repo=${c}`, 'rev-parse', 'o:os')).toBe(`${b}\n`);
-    await ostree('fsck', `--repo=${c}`);
   });
 });
 
 describe('a part whose connection drops mid-body', () => {
   it('is resumed by the retry with a Range request', async () => {
     const t = makeTmpDir();
-    const src = join(t, 'src');
-    await ots(`--repo=${src}`, 'init', '--mode=archive');
-    makeSampleTree(join(t, 'a'));
-    makeSampleTree(join(t, 'b'));
-    let x = 777;
-    writeFileSync(join(t, 'b/usr/lib/noise.bin'), Buffer.from(Array.from({ length: 600_000 }, () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24)));
-    const a = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'a'))).trim();
-    const b = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'b'))).trim();
-    await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`);
-    await ots(`--repo=${src}`, 'summary', '-u');
+    const { src, a, b } = await deltaRepo(t, (tree) => writeFileSync(join(tree, 'usr/lib/noise.bin'), noise(600_000, 777)));
     const ranges: (string | undefined)[] = [];
     const srv = await startFaultServer(src, (req, res, path) => {
       if (!/^deltas\/.+\/0$/.test(path)) return false;
@@ -256,17 +270,12 @@ describe('a part whose connection drops mid-body', () => {
       res.end(body.subarray(from));
       return true;
     });
-    const c = join(t, 'client');
-    await ots(`--repo=${c}`, 'init', '--mode=bare-user');
-    await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
-    await ots(`--repo=${c}`, 'pull', '--disable-static-deltas', 'o', `os@${a}`);
-    const out = (await ots(`--repo=${c}`, 'pull', '--json', 'o', 'os')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; failedParts?: number[] });
+    const c = await otsClient(t, srv.url, a, ['--disable-static-deltas']);
+    const failedParts = await pullUpdate(c, b);
     expect(ranges[0]).toBeUndefined();
     expect(ranges[1]).toMatch(/^bytes=[1-9]\d*-$/);
     expect(ranges).toHaveLength(2);
-    expect(out.find((e) => e.type === 'delta')?.failedParts ?? []).toEqual([]);
-    expect(await ots(`--repo=${c}`, 'rev-parse', 'o:os')).toBe(`${b}\n`);
-    await ostree('fsck', `--repo=${c}`);
+    expect(failedParts).toEqual([]);
   });
 });
 
@@ -288,16 +297,8 @@ describe('generation failures', () => {
 describe('xz filters', () => {
   it('x86 machine code is compressed with the x86 BCJ filter; stock ostree and ots both apply the part', async () => {
     const t = makeTmpDir();
-    const src = join(t, 'src');
-    await ots(`--repo=${src}`, 'init', '--mode=archive');
-    makeSampleTree(join(t, 'a'));
-    makeSampleTree(join(t, 'b'));
     const bins = ['ls', 'cat', 'tar', 'xz'];
-    for (const bin of bins) copyFileSync(`/usr/bin/${bin}`, join(t, 'b/usr/lib', bin));
-    const a = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'a'))).trim();
-    const b = (await ots(`--repo=${src}`, 'commit', '-b', 'os', join(t, 'b'))).trim();
-    await ots(`--repo=${src}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`);
-    await ots(`--repo=${src}`, 'summary', '-u');
+    const { src, a, b } = await deltaRepo(t, (tree) => { for (const bin of bins) copyFileSync(`/usr/bin/${bin}`, join(tree, 'usr/lib', bin)); });
     // Find part 0 and list its xz filter chain with xz itself.
     const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
     const part = walk(join(src, 'deltas')).find((f) => f.endsWith('/0'));
