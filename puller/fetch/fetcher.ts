@@ -74,13 +74,18 @@ export class Fetcher {
 
   /** GET `path` (relative to the remote URL) into memory, retrying transient failures. */
   async fetchBytes(path: string, opts: FetchOptions): Promise<FetchResult> {
-    for (let attempt = 0; ; attempt++) {
+    return this.retrying(path, () => this.once(path, opts));
+  }
+
+  /** Run `attempt` until it succeeds, retrying transient failures with backoff (Retry-After honoured). */
+  private async retrying<T>(path: string, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
       try {
-        return await this.once(path, opts);
+        return await attempt();
       } catch (err: unknown) {
-        if (attempt >= this.opts.retries || !isRetryable(err)) throw this.wrap(err, path);
+        if (n >= this.opts.retries || !isRetryable(err)) throw this.wrap(err, path);
         const retryAfter = err instanceof OtError ? err.hint?.match(/^retry-after=(.*)$/)?.[1] : undefined;
-        await new Promise((r) => setTimeout(r, backoffMs(attempt + 1, retryAfter)));
+        await new Promise((r) => setTimeout(r, backoffMs(n + 1, retryAfter)));
       }
     }
   }
@@ -93,15 +98,7 @@ export class Fetcher {
    * again. A server that ignores Range (200) restarts the file from zero.
    */
   async fetchResumable(path: string, dest: string, opts: { expectedSize: number }): Promise<{ size: number; resumedFrom: number }> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.resumeOnce(path, dest, opts.expectedSize);
-      } catch (err: unknown) {
-        if (attempt >= this.opts.retries || !isRetryable(err)) throw this.wrap(err, path);
-        const retryAfter = err instanceof OtError ? err.hint?.match(/^retry-after=(.*)$/)?.[1] : undefined;
-        await new Promise((r) => setTimeout(r, backoffMs(attempt + 1, retryAfter)));
-      }
-    }
+    return this.retrying(path, () => this.resumeOnce(path, dest, opts.expectedSize));
   }
 
   private async resumeOnce(path: string, dest: string, expected: number): Promise<{ size: number; resumedFrom: number }> {
@@ -124,11 +121,10 @@ export class Fetcher {
       start = have;
     } else if (res.statusCode !== 200) {
       await res.body.dump();
+      // 416: what we hold does not fit the file any more; drop it, and the retry starts over.
       if (res.statusCode === 416) await rm(dest, { force: true });
       const ra = res.headers['retry-after'];
-      throw new OtError(res.statusCode === 416 ? 'ERR_NETWORK' : 'ERR_HTTP', `Server returned HTTP ${res.statusCode} for ${url}`, {
-        url, found: res.statusCode, hint: typeof ra === 'string' ? `retry-after=${ra}` : res.statusCode === 404 ? 'the remote does not have this file' : undefined,
-      });
+      throw httpError(res.statusCode, typeof ra === 'string' ? ra : undefined, url, res.statusCode === 416 ? 'ERR_NETWORK' : 'ERR_HTTP');
     }
     const fh = await open(dest, start > 0 ? 'a' : 'w', 0o600);
     let size = start;
@@ -174,10 +170,7 @@ export class Fetcher {
     if (res.statusCode !== 200) {
       await res.body.dump();
       if (opts.optional && (res.statusCode === 403 || res.statusCode === 404 || res.statusCode === 410)) return { status: res.statusCode, body: null };
-      const ra = header('retry-after');
-      throw new OtError('ERR_HTTP', `Server returned HTTP ${res.statusCode} for ${url}`, {
-        url, found: res.statusCode, hint: ra !== undefined ? `retry-after=${ra}` : res.statusCode === 404 ? 'the remote does not have this file' : undefined,
-      });
+      throw httpError(res.statusCode, header('retry-after'), url);
     }
     const declared = Number(header('content-length') ?? -1);
     if (declared > opts.maxSize) {
@@ -225,6 +218,13 @@ export class Fetcher {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** The error for a non-success status; Retry-After travels in `hint` for the retry loop. */
+function httpError(status: number, retryAfter: string | undefined, url: string, code: 'ERR_HTTP' | 'ERR_NETWORK' = 'ERR_HTTP'): OtError {
+  return new OtError(code, `Server returned HTTP ${status} for ${url}`, {
+    url, found: status, hint: retryAfter !== undefined ? `retry-after=${retryAfter}` : status === 404 ? 'the remote does not have this file' : undefined,
+  });
 }
 
 function encodePath(path: string): string {

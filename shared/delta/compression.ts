@@ -3,7 +3,7 @@
 // xz runs through the system's xz (XZ Utils 5.4 here: ~1.6x faster than the
 // liblzma 5.2.3 built into lzma-native, both ways) and falls back to
 // lzma-native — the only Node 20 library measured to really compress
-// (../shared/research/dependencies.md §3) — where there is no xz binary.
+// (../shared/research/dependencies.md §3) — where there is no working xz.
 // Decompression is capped so a part cannot balloon.
 import { spawn } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';

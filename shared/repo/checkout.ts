@@ -82,7 +82,7 @@ class Checkout {
   async dir(tree: Checksum, metaCsum: Checksum, path: string, root: string): Promise<void> {
     const dt = this.repo.loadDirtreeSync(tree);
     const meta = this.repo.loadDirmetaSync(metaCsum);
-    await this.makeDir(path, root);
+    this.makeDirSync(path, root);
     this.stats.dirs++;
     const children: Promise<void>[] = [];
     for (const f of dt.files) {
@@ -130,6 +130,7 @@ class Checkout {
     else this.applyMetaSync(path, meta, path === root);
   }
 
+  /** Create a directory (0700 until its metadata is applied); an existing one only as the empty root, or anywhere with --union; never through a symlink. */
   private makeDirSync(path: string, root: string): void {
     try {
       mkdirSync(path, { mode: 0o700 });
@@ -140,6 +141,7 @@ class Checkout {
     const st = lstatSync(path);
     if (st.isSymbolicLink()) throw new OtError('ERR_UNSAFE_PATH', `Refusing to check out through symlink ${path}`, { path });
     if (!st.isDirectory()) throw new OtError('ERR_CONFLICT', `${path} exists and is not a directory`, { path });
+    if (this.opts.union) return;
     if (path === root && readdirSync(path).length !== 0) {
       throw new OtError('ERR_CONFLICT', `Destination ${path} already exists`, { path, hint: 'use --union to write into an existing tree' });
     }
@@ -164,22 +166,6 @@ class Checkout {
       if (isErrno(err, 'EXDEV') || isErrno(err, 'EMLINK')) return false;
       throw err;
     }
-  }
-
-  private async makeDir(path: string, root: string): Promise<void> {
-    try {
-      mkdirSync(path, { mode: 0o700 });
-      return;
-    } catch (err: unknown) {
-      if (!isErrno(err, 'EEXIST')) throw err;
-    }
-    const st = await lstat(path);
-    if (st.isSymbolicLink()) throw new OtError('ERR_UNSAFE_PATH', `Refusing to check out through symlink ${path}`, { path });
-    if (!st.isDirectory()) throw new OtError('ERR_CONFLICT', `${path} exists and is not a directory`, { path });
-    if (!this.opts.union && path === root && !(await isEmptyDir(path))) {
-      throw new OtError('ERR_CONFLICT', `Destination ${path} already exists`, { path, hint: 'use --union to write into an existing tree' });
-    }
-    if (!this.opts.union && path !== root) throw new OtError('ERR_CONFLICT', `${path} already exists`, { path });
   }
 
   private async file(csum: Checksum, path: string): Promise<void> {
@@ -232,11 +218,6 @@ class Checkout {
     }
     await chmod(path, meta.mode & (isFile && this.userMode ? 0o777 : 0o7777));
   }
-}
-
-async function isEmptyDir(path: string): Promise<boolean> {
-  const { readdir } = await import('node:fs/promises');
-  return (await readdir(path)).length === 0;
 }
 
 async function removeExisting(path: string): Promise<void> {
