@@ -4,7 +4,7 @@
 // (which does not follow a final symlink) and existing directories are lstat'ed.
 import { chmod, chown, copyFile, lchown, link, lstat, open, symlink, unlink } from 'node:fs/promises';
 import { chmodSync, chownSync, constants, createWriteStream, linkSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OtError, isErrno, isOtError } from '../errors.js';
 import { S_IFLNK, S_IFMT, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
@@ -48,8 +48,11 @@ export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, o
     meta = sub.dirmeta;
   }
   const co = new Checkout(repo, opts);
-  if (opts.hardlink && !opts.union) co.dirSync(tree, meta, dest, dest);
-  else await co.dir(tree, meta, dest, dest);
+  if (opts.hardlink && !opts.union) {
+    const cwd = process.cwd();
+    const root = resolve(dest);
+    try { co.dirSync(tree, meta, root, root); } finally { process.chdir(cwd); }
+  } else await co.dir(tree, meta, dest, dest);
   await co.flush();
   return co.stats;
 }
@@ -60,11 +63,13 @@ class Checkout {
   private readonly pending: Promise<void>[] = [];
   private readonly userMode: boolean;
   private ownerIsOurs = false;
+  private readonly objectsDir: string;
   /** A tree has a handful of distinct dirmetas shared by hundreds of directories. */
   private readonly dirmetas = new Map<Checksum, FileMeta>();
 
   constructor(private readonly repo: Repo, private readonly opts: CheckoutOptions) {
     this.userMode = opts.userMode ?? !IS_ROOT;
+    this.objectsDir = join(repo.path, 'objects');
     if (opts.hardlink && (repo.isArchive || (repo.mode === 'bare-user' && !this.userMode))) {
       throw new OtError('ERR_UNSUPPORTED', `Hardlink checkouts from a ${repo.mode} repository need ${repo.isArchive ? 'a bare repository' : '--user-mode (-U)'}`);
     }
@@ -106,6 +111,9 @@ class Checkout {
    * thread-pool round trip (bench/deploy.ts). Files that cannot be linked (EXDEV,
    * EMLINK) are copied asynchronously; their directory's metadata is applied
    * once they are done, so every directory stays 0700 while it is populated.
+   * Links are made from inside each new directory (chdir, then a one-component
+   * name): the kernel then walks only the object's path, not the destination's
+   * too — a quarter of the link time on a 5k-file tree. The caller restores the cwd.
    */
   dirSync(tree: Checksum, metaCsum: Checksum, path: string, root: string): void {
     const dt = this.repo.loadDirtreeSync(tree);
@@ -116,15 +124,16 @@ class Checkout {
     if (path === root) this.ownerIsOurs = (lstatSync(root).mode & 0o2000) === 0;
     this.stats.dirs++;
     let copies: Promise<void>[] | undefined;
+    if (dt.files.length > 0) process.chdir(path);
     for (const f of dt.files) {
       validateFilename(f.name, path);
-      const dest = join(path, f.name);
-      if (this.linkSync(f.checksum, dest)) { this.stats.files++; continue; }
+      if (!this.repo.isSymlinkAsFileSync(f.checksum) && this.linkSync(f.checksum, f.name)) { this.stats.files++; continue; }
+      const dest = `${path}/${f.name}`;
       (copies ??= []).push(this.limiter.run(async () => { this.stats.files++; await this.copy(f.checksum, dest); }));
     }
     for (const d of dt.dirs) {
       validateFilename(d.name, path);
-      this.dirSync(d.dirtree, d.dirmeta, join(path, d.name), root);
+      this.dirSync(d.dirtree, d.dirmeta, `${path}/${d.name}`, root);
     }
     if (copies) this.pending.push(Promise.all(copies).then(() => this.applyMeta(path, meta, false)));
     else this.applyMetaSync(path, meta, path === root);
@@ -157,10 +166,10 @@ class Checkout {
     chmodSync(path, meta.mode & 0o7777);
   }
 
-  /** Hardlink an object; false when it must be copied instead (another filesystem, too many links). */
-  private linkSync(csum: Checksum, dest: string): boolean {
+  /** Hardlink an object to `name` in the cwd; false when it must be copied instead (another filesystem, too many links). */
+  private linkSync(csum: Checksum, name: string): boolean {
     try {
-      linkSync(this.repo.objectPath(csum, 'file'), dest);
+      linkSync(`${this.objectsDir}/${csum.slice(0, 2)}/${csum.slice(2)}.file`, name);
       return true;
     } catch (err: unknown) {
       if (isErrno(err, 'EXDEV') || isErrno(err, 'EMLINK')) return false;
@@ -171,7 +180,7 @@ class Checkout {
   private async file(csum: Checksum, path: string): Promise<void> {
     this.stats.files++;
     if (this.opts.union) await removeExisting(path);
-    if (this.opts.hardlink) {
+    if (this.opts.hardlink && !this.repo.isSymlinkAsFileSync(csum)) {
       await link(this.repo.objectPath(csum, 'file'), path).catch(async (err: unknown) => {
         if (!isErrno(err, 'EXDEV') && !isErrno(err, 'EMLINK')) throw err;
         await this.copy(csum, path);

@@ -4,7 +4,7 @@ import { createReadStream, lstatSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import { lstat, mkdir, open, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { OtError, isErrno, prefixError } from '../errors.js';
 import {
   S_IFLNK, S_IFMT, S_IFREG, checksumOf, decodeArchiveHeader, decodeCommit, decodeDirmeta, decodeDirtree, decodeFileMeta,
@@ -15,7 +15,7 @@ import { writeFileAtomic } from './atomic-fs.js';
 import { KeyFile } from './keyfile.js';
 import { parseRepoMode, repoModeConfigName, type RepoMode } from './repo-mode.js';
 import { validateRefName, validateRemoteName } from './refs.js';
-import { OSTREEMETA_XATTR, readXattr, readXattrs } from './xattr-io.js';
+import { OSTREEMETA_XATTR, readXattr, readXattrSync, readXattrs } from './xattr-io.js';
 import { inflatePayload } from './deflate.js';
 
 /** A content object read into memory. */
@@ -29,7 +29,12 @@ export interface ContentObject {
 export interface RefEntry { remote: string | null; name: string; checksum: Checksum }
 
 export class Repo {
-  private constructor(readonly path: string, readonly mode: RepoMode, public config: KeyFile) {}
+  /** Absolute: a checkout may change the process cwd while it walks (see checkout.ts). */
+  readonly path: string;
+
+  private constructor(path: string, readonly mode: RepoMode, public config: KeyFile) {
+    this.path = resolve(path);
+  }
 
   /** Open an existing repository. Throws ERR_INVALID_ARGUMENT when `path` is not one. */
   static async open(path: string): Promise<Repo> {
@@ -89,6 +94,25 @@ export class Repo {
       if (isErrno(err, 'ENOENT')) return false;
       throw err;
     }
+  }
+
+  /**
+   * Whether a stored content object is a symlink that lives on disk as a
+   * regular file: bare-user keeps symlinks as files (target as content, the
+   * real mode in user.ostreemeta), so they must never be hardlinked into a
+   * checkout. Always false in the other modes (real symlinks, or archive).
+   */
+  isSymlinkAsFileSync(csum: Checksum): boolean {
+    if (this.mode !== 'bare-user') return false;
+    const path = this.objectPath(csum, 'file');
+    let raw: Uint8Array | undefined;
+    try {
+      raw = readXattrSync(path, OSTREEMETA_XATTR);
+    } catch (err: unknown) {
+      throw this.contentError(err, csum);
+    }
+    if (raw === undefined) throw new OtError('ERR_BAD_FORMAT', `Missing ${OSTREEMETA_XATTR} on ${path}`, { path, checksum: csum });
+    return (decodeFileMeta(raw).mode & S_IFMT) === S_IFLNK;
   }
 
   /** Synchronous hasObject, for hot paths (see Transaction.stage). */

@@ -56,6 +56,16 @@ export function readXattrsSync(path: string): Xattr[] {
   return names.sort().map((name) => ({ name, value: new Uint8Array(xattr.getAttributeSync(path, name)) }));
 }
 
+/** Synchronous readXattr (see readXattrsSync). */
+export function readXattrSync(path: string, name: string): Uint8Array | undefined {
+  try {
+    return new Uint8Array(xattr.getAttributeSync(path, name));
+  } catch (err: unknown) {
+    if (isErrno(err, 'ENODATA') || isErrno(err, 'ENOATTR')) return undefined;
+    throw err;
+  }
+}
+
 /** Synchronous writeXattr (see readXattrsSync). */
 export function writeXattrSync(path: string, name: string, value: Uint8Array): void {
   xattr.setAttributeSync(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));

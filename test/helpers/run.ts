@@ -7,9 +7,9 @@ export interface RunResult { code: number | null; signal: NodeJS.Signals | null;
 const OTS = fileURLToPath(new URL('../../bin/ots.js', import.meta.url));
 
 /** Run a program; resolves with its exit status and output (never rejects on a non-zero exit). */
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -23,7 +23,7 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
 }
 
 /** Run and require exit 0; returns stdout. */
-export async function runOk(cmd: string, args: string[], opts: { env?: Record<string, string> } = {}): Promise<string> {
+export async function runOk(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr}${r.stdout}`);
   return r.stdout;
@@ -31,5 +31,5 @@ export async function runOk(cmd: string, args: string[], opts: { env?: Record<st
 
 export const ostree = (...args: string[]): Promise<string> => runOk('ostree', args);
 export const ots = (...args: string[]): Promise<string> => runOk(process.execPath, [OTS, ...args]);
-export const otsRun = (args: string[], opts: { env?: Record<string, string> } = {}): Promise<RunResult> => run(process.execPath, [OTS, ...args], opts);
+export const otsRun = (args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> => run(process.execPath, [OTS, ...args], opts);
 export const OTS_BIN = OTS;

@@ -2,11 +2,11 @@
 // by ots is fsck'ed, checked out and read by ostree; a tree committed by
 // ostree is read, checked out and fsck'ed by ots; identical input gives
 // identical objects and commit checksums.
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
-import { ostree, ots } from '../../helpers/run.js';
+import { OTS_BIN, ostree, ots, runOk } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
@@ -81,6 +81,32 @@ describe.each(['archive', 'bare-user'] as const)('%s repositories', (mode) => {
     expect((await ots(`--repo=${join(t, 'ours')}`, 'commit', ...args2)).trim())
       .toBe((await ostree('commit', `--repo=${join(t, 'theirs')}`, ...args2)).trim());
     expect(listObjects(join(t, 'ours'))).toEqual(listObjects(join(t, 'theirs')));
+  });
+});
+
+describe('hardlink checkout (-H)', () => {
+  it('links every file to its object, from a relative repo into a relative destination, equal to ostree checkout', async () => {
+    const t = makeTmpDir();
+    makeSampleTree(join(t, 'src'));
+    const repo = join(t, 'repo');
+    await ostree('init', `--repo=${repo}`, '--mode=bare-user');
+    const csum = (await ostree('commit', `--repo=${repo}`, ...COMMIT_ARGS, join(t, 'src'))).trim();
+    await runOk(process.execPath, [OTS_BIN, '--repo=repo', 'checkout', '-U', '-H', csum, 'ours'], { cwd: t });
+    await ostree('checkout', `--repo=${repo}`, '-U', '-H', csum, join(t, 'theirs'));
+    expect(diffTrees(join(t, 'theirs'), join(t, 'ours'), { modeMask: 0o7777, dirModes: true })).toEqual([]);
+    expect(diffTrees(join(t, 'src'), join(t, 'ours'), { modeMask: 0o777 })).toEqual([]);
+    // Every regular file is the object itself (same inode), as with ostree -H.
+    const objects = new Set(listObjects(repo).filter((o) => o.endsWith('.file')).map((o) => statSync(join(repo, 'objects', o.slice(0, 2), o.slice(2))).ino));
+    let files = 0;
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile()) { files++; expect(objects.has(lstatSync(p).ino), p).toBe(true); }
+      }
+    };
+    walk(join(t, 'ours'));
+    expect(files).toBeGreaterThan(5);
   });
 });
 
