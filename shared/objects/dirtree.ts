@@ -63,10 +63,11 @@ export function decodeDirtree(bytes: Uint8Array, opts: { trusted?: boolean } = {
 
 function assertUniqueNames(files: string[], dirs: string[]): void {
   const seen = new Set<string>();
-  for (const n of [...files, ...dirs]) {
-    validateFilename(n, 'dirtree entry');
-    if (seen.has(n)) throw new OtError('ERR_UNSAFE_PATH', `Duplicate name '${n}' in dirtree`, { path: n });
-    seen.add(n);
+  for (const list of [files, dirs]) {
+    for (const n of list) {
+      if (seen.has(n)) throw new OtError('ERR_UNSAFE_PATH', `Duplicate name '${n}' in dirtree`, { path: n });
+      seen.add(n);
+    }
   }
 }
 
@@ -107,8 +108,11 @@ function arrayBounds(b: Uint8Array, start: number, end: number): number[] | unde
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A NUL-terminated name in b[start, end), or undefined. */
-function nameAt(b: Uint8Array, start: number, end: number): string | undefined {
+/**
+ * A NUL-terminated name in b[start, end), or undefined (not NUL-terminated,
+ * an inner NUL, invalid UTF-8). The caller validates it as a filename.
+ */
+function nameAt(b: Buffer, start: number, end: number): string | undefined {
   if (end <= start || b[end - 1] !== 0) return undefined;
   let ascii = true;
   for (let i = start; i < end - 1; i++) {
@@ -117,12 +121,8 @@ function nameAt(b: Uint8Array, start: number, end: number): string | undefined {
     if (c >= 0x80) ascii = false;
   }
   // Plain ASCII (nearly every name) slices natively; anything else must be valid UTF-8.
-  if (ascii) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end - 1);
+  if (ascii) return b.toString('latin1', start, end - 1);
   try { return utf8.decode(b.subarray(start, end - 1)); } catch { return undefined; }
-}
-
-function hex(b: Uint8Array, at: number): Checksum {
-  return Buffer.from(b.buffer, b.byteOffset + at, 32).toString('hex') as Checksum;
 }
 
 /**
@@ -131,7 +131,8 @@ function hex(b: Uint8Array, at: number): Checksum {
  * Debian tree). Returns undefined on anything unexpected; never throws on
  * malformed bytes, never reads outside `bytes`.
  */
-export function readDirtreeDirect(b: Uint8Array): Dirtree | undefined {
+export function readDirtreeDirect(bytes: Uint8Array): Dirtree | undefined {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = b.length;
   const w = width(n);
   if (n < w) return undefined;
@@ -151,7 +152,7 @@ export function readDirtreeDirect(b: Uint8Array): Dirtree | undefined {
     const name = nameAt(b, start, nameEnd);
     if (name === undefined) return undefined;
     validateFilename(name, `file ${files.length} in dirtree`);
-    files.push({ name, checksum: hex(b, nameEnd) });
+    files.push({ name, checksum: b.toString('hex', nameEnd, nameEnd + 32) as Checksum });
     start = end;
   }
   const dirs: DirtreeDir[] = [];
@@ -165,7 +166,7 @@ export function readDirtreeDirect(b: Uint8Array): Dirtree | undefined {
     const name = nameAt(b, start, nameEnd);
     if (name === undefined) return undefined;
     validateFilename(name, `dir ${dirs.length} in dirtree`);
-    dirs.push({ name, dirtree: hex(b, nameEnd), dirmeta: hex(b, treeEnd) });
+    dirs.push({ name, dirtree: b.toString('hex', nameEnd, treeEnd) as Checksum, dirmeta: b.toString('hex', treeEnd, treeEnd + 32) as Checksum });
     start = end;
   }
   return { files, dirs };
