@@ -1,14 +1,12 @@
 // Where the CLI finds signing keys: GnuPG homedirs (through `gpg
 // --export-secret-keys`, since gpg's own key store is not a format to parse
 // ourselves), armored key files, and ed25519 secrets given inline or in files.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { OtError } from '../shared/errors.js';
 import { ed25519SecretKey, readGpgPrivateKey, type GpgPrivateKey } from '../shared/sign/index.js';
 import type { KeyObject } from 'node:crypto';
 
-const execFileAsync = promisify(execFile);
 
 /**
  * The secret key `keyId` from a GnuPG homedir (or a file path to an
@@ -23,7 +21,8 @@ export async function loadGpgSigningKey(keyId: string, homedir: string | undefin
   const args = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...(homedir ? ['--homedir', homedir] : []), '--export-secret-keys', keyId];
   let out: Buffer;
   try {
-    out = (await execFileAsync('gpg', args, { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
+    const { execFile } = await import('node:child_process');
+    out = (await promisify(execFile)('gpg', args, { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
   } catch (err: unknown) {
     throw new OtError('ERR_INVALID_ARGUMENT', `Could not export secret key ${keyId} from ${homedir ?? 'the default GnuPG homedir'}`, {
       cause: err, hint: 'check the key ID and --gpg-homedir (gpg --list-secret-keys); keys must not need a passphrase',

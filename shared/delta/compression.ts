@@ -5,7 +5,6 @@
 // lzma-native — the only Node 20 library measured to really compress
 // (../shared/research/dependencies.md §3) — where there is no working xz.
 // Decompression is capped so a part cannot balloon.
-import { spawn } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OtError } from '../errors.js';
@@ -106,7 +105,9 @@ export async function xzCompress(payload: Uint8Array, opts: XzOptions = {}): Pro
  * missing or fails in any way (an xz without these options, e.g. busybox's, or
  * corrupt input): the caller then uses lzma-native, which gives the verdict.
  */
-function runXz(input: Buffer, args: string[], maxOut = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | null> {
+async function runXz(input: Buffer, args: string[], maxOut = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | null> {
+  // Loaded on demand: short commands (deploy, checkout) never need child_process.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (f: () => void) => { if (!settled) { settled = true; f(); } };
