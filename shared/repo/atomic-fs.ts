@@ -1,13 +1,10 @@
 // The only code that makes repository writes durable: temp file + fsync +
 // rename, directory fsync, and a filesystem-wide sync for transactions.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { OtError } from '../errors.js';
-
-const execFileAsync = promisify(execFile);
+import { nativeSys } from '../native/sys.js';
 
 /** A random name for a temporary file. */
 export function tmpName(prefix = 'tmp'): string {
@@ -61,15 +58,23 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
 }
 
 /**
- * Flush every dirty page of the filesystem holding `path` (syncfs(2) through
- * coreutils `sync -f`, as Node has no binding): one call makes a whole
- * transaction's objects durable, instead of one fsync per object (see
- * ../shared/research/dependencies.md §4 for the measured difference).
+ * Flush every dirty page of the filesystem holding `path` (syncfs(2): through
+ * the native helper, else coreutils `sync -f`, as Node has no binding): one
+ * call makes a whole transaction's objects durable, instead of one fsync per
+ * object (see ../shared/research/dependencies.md §4 for the measured difference).
  */
 export async function syncFilesystem(path: string): Promise<void> {
+  const native = nativeSys();
   try {
-    await execFileAsync('sync', ['-f', path]);
+    if (native) await native.syncfs(path);
+    else await syncCommand(path);
   } catch (err: unknown) {
-    throw new OtError('ERR_IO', `sync -f ${path} failed`, { cause: err, path, hint: 'is coreutils installed?' });
+    throw new OtError('ERR_IO', `syncfs of ${path} failed`, { cause: err, path, hint: native ? 'check the filesystem (dmesg)' : 'is coreutils installed?' });
   }
+}
+
+/** `sync -f PATH`, loaded on demand: child_process is not needed when the native helper is there. */
+async function syncCommand(path: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  await new Promise<void>((resolve, reject) => execFile('sync', ['-f', path], (err) => (err ? reject(err) : resolve())));
 }

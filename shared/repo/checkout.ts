@@ -4,10 +4,12 @@
 // (which does not follow a final symlink) and existing directories are lstat'ed.
 import { chmod, chown, copyFile, lchown, link, lstat, open, symlink, unlink } from 'node:fs/promises';
 import { chmodSync, chownSync, constants, createWriteStream, linkSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { getSystemErrorName } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { OtError, isErrno, isOtError } from '../errors.js';
-import { S_IFLNK, S_IFMT, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
+import { S_IFLNK, S_IFMT, parseChecksum, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
+import { nativeSys, type NativeError, type NativeSys, type PlanResult } from '../native/sys.js';
 import { Limiter } from './limiter.js';
 import type { Repo } from './repo.js';
 import { writeXattr, writeXattrSync } from './xattr-io.js';
@@ -48,7 +50,9 @@ export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, o
     meta = sub.dirmeta;
   }
   const co = new Checkout(repo, opts);
-  if (opts.hardlink && !opts.union) {
+  const native = nativeSys();
+  if (opts.hardlink && !opts.union && native) await co.planned(native, tree, meta, resolve(dest));
+  else if (opts.hardlink && !opts.union) {
     const cwd = process.cwd();
     const root = resolve(dest);
     try { co.dirSync(tree, meta, root, root); } finally { process.chdir(cwd); }
@@ -127,7 +131,7 @@ class Checkout {
     if (dt.files.length > 0) process.chdir(path);
     for (const f of dt.files) {
       validateFilename(f.name, path);
-      if (!this.repo.isSymlinkAsFileSync(f.checksum) && this.linkSync(f.checksum, f.name)) { this.stats.files++; continue; }
+      if (this.repo.symlinkAsFileSync(f.checksum) === undefined && this.linkSync(f.checksum, f.name)) { this.stats.files++; continue; }
       const dest = `${path}/${f.name}`;
       (copies ??= []).push(this.limiter.run(async () => { this.stats.files++; await this.copy(f.checksum, dest); }));
     }
@@ -137,6 +141,75 @@ class Checkout {
     }
     if (copies) this.pending.push(Promise.all(copies).then(() => this.applyMeta(path, meta, false)));
     else this.applyMetaSync(path, meta, path === root);
+  }
+
+  /**
+   * Hardlink checkout through a native plan (native/ots_sys.c): this walk reads
+   * dirtrees and emits mkdir/link/chmod operations; a native thread executes
+   * them in order meanwhile, with linkat relative to directory fds as ostree
+   * does. The two overlap: the walk is mostly JavaScript, the links mostly
+   * kernel time. Same checks and the same result as dirSync.
+   */
+  async planned(native: NativeSys, tree: Checksum, metaCsum: Checksum, root: string): Promise<void> {
+    const plan = native.planOpen(this.objectsDir);
+    const dirMetas = new Map<string, FileMeta>();
+    let chunk = '';
+    let ops = 0;
+    const emit = (op: string): void => {
+      chunk += op;
+      if (++ops % 512 === 0) { native.planPush(plan, chunk); chunk = ''; }
+    };
+    let walked = false;
+    let res: PlanResult;
+    try {
+      this.walkPlan(tree, metaCsum, root, root, emit, dirMetas);
+      native.planPush(plan, chunk);
+      walked = true;
+    } finally {
+      res = await native.planFinish(plan, !walked);
+    }
+    if (res.error) throw planError(res.error);
+    for (const [path, meta] of dirMetas) {
+      if (!this.userMode) for (const x of meta.xattrs) writeXattrSync(path, x.name, x.value);
+    }
+    // Links refused (another filesystem, too many links): copies, in a directory made writable meanwhile.
+    for (const [dest, src] of res.copies) {
+      const dir = dirname(dest);
+      const meta = dirMetas.get(dir);
+      chmodSync(dir, 0o700);
+      this.pending.push(this.limiter.run(async () => {
+        this.stats.files++;
+        await this.copy(parseChecksum(`${src.slice(0, 2)}${src.slice(3, 65)}`), dest);
+      }).finally(() => { if (meta) chmodSync(dir, meta.mode & 0o7777); }));
+    }
+  }
+
+  private walkPlan(tree: Checksum, metaCsum: Checksum, path: string, root: string, emit: (op: string) => void, dirMetas: Map<string, FileMeta>): void {
+    const dt = this.repo.loadDirtreeSync(tree);
+    let meta = this.dirmetas.get(metaCsum);
+    if (meta === undefined) this.dirmetas.set(metaCsum, meta = this.repo.loadDirmetaSync(metaCsum));
+    if (path === root) {
+      this.makeDirSync(root, root);
+      this.ownerIsOurs = (lstatSync(root).mode & 0o2000) === 0;
+      emit(`C\0${path}\0`);
+    } else {
+      emit(`D\0${path}\0`);
+    }
+    dirMetas.set(path, meta);
+    this.stats.dirs++;
+    for (const f of dt.files) {
+      validateFilename(f.name, path);
+      const target = this.repo.symlinkAsFileSync(f.checksum);
+      if (target !== undefined) emit(`S\0${target}\0${f.name}\0`);
+      else emit(`L\0${f.checksum.slice(0, 2)}/${f.checksum.slice(2)}.file\0${f.name}\0`);
+      this.stats.files++;
+    }
+    for (const d of dt.dirs) {
+      validateFilename(d.name, path);
+      this.walkPlan(d.dirtree, d.dirmeta, `${path}/${d.name}`, root, emit, dirMetas);
+    }
+    const chown = !this.userMode && (path === root || !this.ownerIsOurs || meta.uid !== EUID || meta.gid !== EGID);
+    emit(`M\0${path}\0${(meta.mode & 0o7777).toString(8)}\0${chown ? meta.uid : -1}\0${chown ? meta.gid : -1}\0`);
   }
 
   /** Create a directory (0700 until its metadata is applied); an existing one only as the empty root, or anywhere with --union; never through a symlink. */
@@ -180,7 +253,7 @@ class Checkout {
   private async file(csum: Checksum, path: string): Promise<void> {
     this.stats.files++;
     if (this.opts.union) await removeExisting(path);
-    if (this.opts.hardlink && !this.repo.isSymlinkAsFileSync(csum)) {
+    if (this.opts.hardlink && this.repo.symlinkAsFileSync(csum) === undefined) {
       await link(this.repo.objectPath(csum, 'file'), path).catch(async (err: unknown) => {
         if (!isErrno(err, 'EXDEV') && !isErrno(err, 'EMLINK')) throw err;
         await this.copy(csum, path);
@@ -227,6 +300,13 @@ class Checkout {
     }
     await chmod(path, meta.mode & (isFile && this.userMode ? 0o777 : 0o7777));
   }
+}
+
+/** A failed plan operation as the error the synchronous walk would have thrown. */
+function planError(err: NativeError): Error {
+  const code = getSystemErrorName(err.errno);
+  if (code === 'EEXIST') return new OtError('ERR_CONFLICT', `${err.path ?? 'a checkout path'} already exists`, { path: err.path });
+  return Object.assign(new Error(`${code}: ${err.message}, ${err.syscall} '${err.path ?? ''}'`), { code, errno: err.errno, syscall: err.syscall, path: err.path });
 }
 
 async function removeExisting(path: string): Promise<void> {

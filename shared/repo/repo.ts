@@ -97,22 +97,22 @@ export class Repo {
   }
 
   /**
-   * Whether a stored content object is a symlink that lives on disk as a
-   * regular file: bare-user keeps symlinks as files (target as content, the
-   * real mode in user.ostreemeta), so they must never be hardlinked into a
-   * checkout. Always false in the other modes (real symlinks, or archive).
+   * The target of a stored symlink that lives on disk as a regular file, else
+   * undefined: bare-user keeps symlinks as files (target as content, the real
+   * mode in user.ostreemeta), so they must never be hardlinked into a
+   * checkout. Always undefined in the other modes (real symlinks, or archive).
    */
-  isSymlinkAsFileSync(csum: Checksum): boolean {
-    if (this.mode !== 'bare-user') return false;
+  symlinkAsFileSync(csum: Checksum): string | undefined {
+    if (this.mode !== 'bare-user') return undefined;
     const path = this.objectPath(csum, 'file');
-    let raw: Uint8Array | undefined;
     try {
-      raw = readXattrSync(path, OSTREEMETA_XATTR);
+      const raw = readXattrSync(path, OSTREEMETA_XATTR);
+      if (raw === undefined) throw new OtError('ERR_BAD_FORMAT', `Missing ${OSTREEMETA_XATTR} on ${path}`, { path, checksum: csum });
+      if ((decodeFileMeta(raw).mode & S_IFMT) !== S_IFLNK) return undefined;
+      return symlinkTarget(readFileSync(path));
     } catch (err: unknown) {
       throw this.contentError(err, csum);
     }
-    if (raw === undefined) throw new OtError('ERR_BAD_FORMAT', `Missing ${OSTREEMETA_XATTR} on ${path}`, { path, checksum: csum });
-    return (decodeFileMeta(raw).mode & S_IFMT) === S_IFLNK;
   }
 
   /** Synchronous hasObject, for hot paths (see Transaction.stage). */
@@ -201,8 +201,7 @@ export class Repo {
       if (raw === undefined) throw new OtError('ERR_BAD_FORMAT', `Missing ${OSTREEMETA_XATTR} on ${path}`, { path });
       const meta = decodeFileMeta(raw);
       if ((meta.mode & S_IFMT) === S_IFLNK) {
-        const body = await readFile(path);
-        const target = body.subarray(0, body.length > 0 && body[body.length - 1] === 0 ? body.length - 1 : body.length).toString('utf8');
+        const target = symlinkTarget(await readFile(path));
         return { header: { ...meta, symlinkTarget: target }, size: 0 };
       }
       return { header: { ...meta, symlinkTarget: '' }, size: st.size };
@@ -393,4 +392,9 @@ export class Repo {
       return false;
     }
   }
+}
+
+/** A bare-user symlink object's content: the target, maybe NUL-terminated. */
+function symlinkTarget(body: Buffer): string {
+  return body.subarray(0, body.length > 0 && body[body.length - 1] === 0 ? body.length - 1 : body.length).toString('utf8');
 }

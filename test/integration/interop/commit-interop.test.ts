@@ -84,14 +84,15 @@ describe.each(['archive', 'bare-user'] as const)('%s repositories', (mode) => {
   });
 });
 
-describe('hardlink checkout (-H)', () => {
+// With the native checkout plan (native/ots_sys.c) and with the portable walk.
+describe.each([['native plan', {}], ['portable walk', { OTS_NO_NATIVE: '1' }]] as const)('hardlink checkout (-H), %s', (_label, env) => {
   it('links every file to its object, from a relative repo into a relative destination, equal to ostree checkout', async () => {
     const t = makeTmpDir();
     makeSampleTree(join(t, 'src'));
     const repo = join(t, 'repo');
     await ostree('init', `--repo=${repo}`, '--mode=bare-user');
     const csum = (await ostree('commit', `--repo=${repo}`, ...COMMIT_ARGS, join(t, 'src'))).trim();
-    await runOk(process.execPath, [OTS_BIN, '--repo=repo', 'checkout', '-U', '-H', csum, 'ours'], { cwd: t });
+    await runOk(process.execPath, [OTS_BIN, '--repo=repo', 'checkout', '-U', '-H', csum, 'ours'], { cwd: t, env });
     await ostree('checkout', `--repo=${repo}`, '-U', '-H', csum, join(t, 'theirs'));
     expect(diffTrees(join(t, 'theirs'), join(t, 'ours'), { modeMask: 0o7777, dirModes: true })).toEqual([]);
     expect(diffTrees(join(t, 'src'), join(t, 'ours'), { modeMask: 0o777 })).toEqual([]);

@@ -1,0 +1,484 @@
+// ots_sys: the few Linux system calls that Node does not bind and that an
+// OSTree implementation needs on its hot paths. Everything here is a thin
+// wrapper; decisions (what to create, what an error means) stay in TypeScript.
+//
+//   syncfs(path) -> Promise<void>
+//     syncfs(2) on the filesystem holding `path` (ostree syncs a transaction
+//     with one syncfs instead of one fsync per object; spawning `sync -f`
+//     costs a fork + exec).
+//
+//   planOpen(objectsDir) -> handle; planPush(handle, chunk); planFinish(handle, abort) -> Promise<result>
+//     A checkout plan: mkdir/link/chmod operations computed by TypeScript,
+//     executed in order on one native thread while the main thread keeps
+//     reading dirtrees. Links are linkat(objects dirfd, "xx/rest.file",
+//     current dirfd, name), as ostree does. Operations, NUL-separated fields:
+//       C path            open an existing directory as the current one
+//       D path            mkdir(path, 0700) and open it as the current one
+//       L src name        linkat; EXDEV/EMLINK are reported back (copy instead)
+//       S target name     symlinkat in the current directory
+//       M path mode uid gid   chown (unless uid is -1), then chmod
+//     The first other failure stops the plan; the result names the op and path.
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHECK(call)                                                      \
+  do {                                                                   \
+    if ((call) != napi_ok) {                                             \
+      napi_throw_error(env, "ERR_NATIVE", "ots_sys: " #call " failed");  \
+      return NULL;                                                       \
+    }                                                                    \
+  } while (0)
+
+static char *get_string(napi_env env, napi_value v, size_t *len_out) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *buf = malloc(len + 1);
+  if (buf == NULL) return NULL;
+  if (napi_get_value_string_utf8(env, v, buf, len + 1, &len) != napi_ok) {
+    free(buf);
+    return NULL;
+  }
+  if (len_out != NULL) *len_out = len;
+  return buf;
+}
+
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
+  napi_value code, msg, error, num, sys, p;
+  const char *name = strerror(err);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &msg);
+  napi_create_string_utf8(env, "ERR_NATIVE_SYSCALL", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, msg, &error);
+  napi_create_int32(env, -err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sys);
+  napi_set_named_property(env, error, "syscall", sys);
+  if (path != NULL) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &p);
+    napi_set_named_property(env, error, "path", p);
+  }
+  return error;
+}
+
+// ---- syncfs ---------------------------------------------------------------
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  int err;
+} SyncfsJob;
+
+static void syncfs_execute(napi_env env, void *data) {
+  (void)env;
+  SyncfsJob *job = data;
+  int fd = open(job->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    job->err = errno;
+    return;
+  }
+  if (syncfs(fd) != 0) job->err = errno;
+  close(fd);
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data) {
+  SyncfsJob *job = data;
+  if (status == napi_ok && job->err == 0) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, job->deferred, undef);
+  } else {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->err != 0 ? job->err : EIO, "syncfs", job->path));
+  }
+  napi_delete_async_work(env, job->work);
+  free(job->path);
+  free(job);
+}
+
+static napi_value js_syncfs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], promise, name;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  SyncfsJob *job = calloc(1, sizeof *job);
+  if (job == NULL || (job->path = get_string(env, argv[0], NULL)) == NULL) {
+    free(job);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "syncfs(path): path must be a string");
+    return NULL;
+  }
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "ots_syncfs", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// ---- checkout plans -------------------------------------------------------
+
+typedef struct Chunk {
+  struct Chunk *next;
+  size_t len;
+  char data[];
+} Chunk;
+
+typedef struct {
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  Chunk *head, *tail;
+  int closing, aborted, finished, started;
+  int objects_fd, cur_fd;
+  char *cur_path;
+  // First fatal error.
+  int err;
+  char err_op;
+  char *err_path;
+  // Links that must be copied instead: "dir/name\0src\0" pairs.
+  char *copies;
+  size_t copies_len, copies_cap;
+  size_t ops;
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref self_ref;  // keeps the handle alive while planFinish is in flight
+} Plan;
+
+static void plan_fail(Plan *p, char op, int err, const char *path) {
+  if (p->err != 0) return;
+  p->err = err;
+  p->err_op = op;
+  p->err_path = strdup(path);
+}
+
+static void plan_note_copy(Plan *p, const char *name, const char *src) {
+  size_t dl = strlen(p->cur_path), nl = strlen(name), sl = strlen(src);
+  size_t need = dl + 1 + nl + 1 + sl + 1;
+  if (p->copies_len + need > p->copies_cap) {
+    size_t cap = p->copies_cap * 2 + need + 4096;
+    char *n = realloc(p->copies, cap);
+    if (n == NULL) {
+      plan_fail(p, 'L', ENOMEM, name);
+      return;
+    }
+    p->copies = n;
+    p->copies_cap = cap;
+  }
+  char *o = p->copies + p->copies_len;
+  memcpy(o, p->cur_path, dl);
+  o[dl] = '/';
+  memcpy(o + dl + 1, name, nl + 1);
+  memcpy(o + dl + 1 + nl + 1, src, sl + 1);
+  p->copies_len += need;
+}
+
+static int plan_set_dir(Plan *p, const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (p->cur_fd >= 0) close(p->cur_fd);
+  p->cur_fd = fd;
+  free(p->cur_path);
+  p->cur_path = strdup(path);
+  return p->cur_path == NULL ? ENOMEM : 0;
+}
+
+// Next NUL-terminated field of a chunk, or NULL at its end.
+static const char *next_field(const char **cursor, const char *end) {
+  if (*cursor >= end) return NULL;
+  const char *f = *cursor;
+  const char *nul = memchr(f, '\0', (size_t)(end - f));
+  if (nul == NULL) return NULL;
+  *cursor = nul + 1;
+  return f;
+}
+
+static void plan_run_chunk(Plan *p, const Chunk *c) {
+  const char *cur = c->data, *end = c->data + c->len;
+  for (;;) {
+    if (p->err != 0) return;
+    const char *op = next_field(&cur, end);
+    if (op == NULL) return;
+    const char *a = next_field(&cur, end);
+    if (a == NULL) {
+      plan_fail(p, '?', EINVAL, "(truncated plan)");
+      return;
+    }
+    p->ops++;
+    switch (op[0]) {
+      case 'C': {
+        int e = plan_set_dir(p, a);
+        if (e != 0) plan_fail(p, 'C', e, a);
+        break;
+      }
+      case 'D': {
+        if (mkdir(a, 0700) != 0) {
+          plan_fail(p, 'D', errno, a);
+          break;
+        }
+        int e = plan_set_dir(p, a);
+        if (e != 0) plan_fail(p, 'D', e, a);
+        break;
+      }
+      case 'L': {
+        const char *name = next_field(&cur, end);
+        if (name == NULL || p->cur_fd < 0) {
+          plan_fail(p, 'L', EINVAL, a);
+          break;
+        }
+        if (linkat(p->objects_fd, a, p->cur_fd, name, 0) != 0) {
+          int e = errno;
+          if (e == EXDEV || e == EMLINK) plan_note_copy(p, name, a);
+          else plan_fail(p, 'L', e, name);
+        }
+        break;
+      }
+      case 'S': {
+        const char *name = next_field(&cur, end);
+        if (name == NULL || p->cur_fd < 0) {
+          plan_fail(p, 'S', EINVAL, a);
+          break;
+        }
+        if (symlinkat(a, p->cur_fd, name) != 0) plan_fail(p, 'S', errno, name);
+        break;
+      }
+      case 'M': {
+        const char *mode = next_field(&cur, end), *uid = next_field(&cur, end), *gid = next_field(&cur, end);
+        if (mode == NULL || uid == NULL || gid == NULL) {
+          plan_fail(p, 'M', EINVAL, a);
+          break;
+        }
+        long u = strtol(uid, NULL, 10), g = strtol(gid, NULL, 10);
+        if (u >= 0 && chown(a, (uid_t)u, (gid_t)g) != 0) {
+          plan_fail(p, 'M', errno, a);
+          break;
+        }
+        if (chmod(a, (mode_t)strtol(mode, NULL, 8)) != 0) plan_fail(p, 'M', errno, a);
+        break;
+      }
+      default:
+        plan_fail(p, op[0], EINVAL, "(unknown plan operation)");
+    }
+  }
+}
+
+static void *plan_thread(void *arg) {
+  Plan *p = arg;
+  for (;;) {
+    pthread_mutex_lock(&p->lock);
+    while (p->head == NULL && !p->closing) pthread_cond_wait(&p->cond, &p->lock);
+    Chunk *c = p->head;
+    if (c != NULL) {
+      p->head = c->next;
+      if (p->head == NULL) p->tail = NULL;
+    }
+    int aborted = p->aborted;
+    pthread_mutex_unlock(&p->lock);
+    if (c == NULL) break;  // closing and drained
+    if (!aborted) plan_run_chunk(p, c);
+    free(c);
+  }
+  return NULL;
+}
+
+static void plan_free(Plan *p) {
+  Chunk *c = p->head;
+  while (c != NULL) {
+    Chunk *n = c->next;
+    free(c);
+    c = n;
+  }
+  if (p->cur_fd >= 0) close(p->cur_fd);
+  if (p->objects_fd >= 0) close(p->objects_fd);
+  free(p->cur_path);
+  free(p->err_path);
+  free(p->copies);
+  pthread_mutex_destroy(&p->lock);
+  pthread_cond_destroy(&p->cond);
+  free(p);
+}
+
+static void plan_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Plan *p = data;
+  if (p->finished) {
+    plan_free(p);
+    return;
+  }
+  // Dropped without planFinish: stop the thread, then free.
+  pthread_mutex_lock(&p->lock);
+  p->closing = 1;
+  p->aborted = 1;
+  pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->lock);
+  if (p->started) pthread_join(p->thread, NULL);
+  plan_free(p);
+}
+
+static Plan *get_plan(napi_env env, napi_value v) {
+  void *data = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a plan handle from planOpen()");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value js_plan_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], handle;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *dir = get_string(env, argv[0], NULL);
+  if (dir == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "planOpen(objectsDir): objectsDir must be a string");
+    return NULL;
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    napi_throw(env, errno_error(env, errno, "open", dir));
+    free(dir);
+    return NULL;
+  }
+  free(dir);
+  Plan *p = calloc(1, sizeof *p);
+  if (p == NULL) {
+    close(fd);
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  p->objects_fd = fd;
+  p->cur_fd = -1;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->cond, NULL);
+  if (pthread_create(&p->thread, NULL, plan_thread, p) != 0) {
+    plan_free(p);
+    napi_throw_error(env, "ERR_NATIVE", "ots_sys: cannot start the plan thread");
+    return NULL;
+  }
+  p->started = 1;
+  CHECK(napi_create_external(env, p, plan_finalize, NULL, &handle));
+  return handle;
+}
+
+static napi_value js_plan_push(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len = 0;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Plan *p = get_plan(env, argv[0]);
+  if (p == NULL) return NULL;
+  if (p->finished || p->closing) {
+    napi_throw_error(env, "ERR_NATIVE", "planPush after planFinish");
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "planPush(handle, chunk): chunk must be a string");
+    return NULL;
+  }
+  Chunk *c = malloc(sizeof *c + len + 1);
+  if (c == NULL) {
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  CHECK(napi_get_value_string_utf8(env, argv[1], c->data, len + 1, &c->len));
+  c->next = NULL;
+  pthread_mutex_lock(&p->lock);
+  if (p->tail != NULL) p->tail->next = c;
+  else p->head = c;
+  p->tail = c;
+  pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+static void plan_finish_execute(napi_env env, void *data) {
+  (void)env;
+  Plan *p = data;
+  pthread_join(p->thread, NULL);
+  p->started = 0;
+}
+
+static void plan_finish_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  Plan *p = data;
+  napi_value result, v;
+  napi_create_object(env, &result);
+  napi_create_double(env, (double)p->ops, &v);
+  napi_set_named_property(env, result, "ops", v);
+  if (p->err != 0) {
+    char op[2] = {p->err_op, 0};
+    napi_value e = errno_error(env, p->err, op[0] == 'L' ? "linkat" : op[0] == 'S' ? "symlinkat" : op[0] == 'M' ? "chmod" : op[0] == 'D' ? "mkdir" : "open", p->err_path);
+    napi_create_string_utf8(env, op, 1, &v);
+    napi_set_named_property(env, e, "op", v);
+    napi_set_named_property(env, result, "error", e);
+  }
+  napi_value copies;
+  napi_create_array(env, &copies);
+  uint32_t i = 0;
+  for (size_t off = 0; off < p->copies_len; i++) {
+    const char *dest = p->copies + off;
+    size_t dl = strlen(dest);
+    const char *src = dest + dl + 1;
+    size_t sl = strlen(src);
+    napi_value pair, d, s;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_create_string_utf8(env, dest, dl, &d);
+    napi_create_string_utf8(env, src, sl, &s);
+    napi_set_element(env, pair, 0, d);
+    napi_set_element(env, pair, 1, s);
+    napi_set_element(env, copies, i, pair);
+    off += dl + 1 + sl + 1;
+  }
+  napi_set_named_property(env, result, "copies", copies);
+  napi_resolve_deferred(env, p->deferred, result);
+  napi_delete_async_work(env, p->work);
+  napi_delete_reference(env, p->self_ref);
+  // Close fds now; the handle's finalizer frees the rest.
+  if (p->cur_fd >= 0) close(p->cur_fd);
+  if (p->objects_fd >= 0) close(p->objects_fd);
+  p->cur_fd = p->objects_fd = -1;
+}
+
+static napi_value js_plan_finish(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], promise, name;
+  bool abort_plan = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Plan *p = get_plan(env, argv[0]);
+  if (p == NULL) return NULL;
+  if (p->finished) {
+    napi_throw_error(env, "ERR_NATIVE", "planFinish called twice");
+    return NULL;
+  }
+  if (argc > 1) napi_get_value_bool(env, argv[1], &abort_plan);
+  p->finished = 1;
+  pthread_mutex_lock(&p->lock);
+  p->closing = 1;
+  if (abort_plan) p->aborted = 1;
+  pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->lock);
+  CHECK(napi_create_reference(env, argv[0], 1, &p->self_ref));
+  CHECK(napi_create_promise(env, &p->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "ots_plan_finish", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, plan_finish_execute, plan_finish_complete, p, &p->work));
+  CHECK(napi_queue_async_work(env, p->work));
+  return promise;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, js_syncfs, NULL, &fn);
+  napi_set_named_property(env, exports, "syncfs", fn);
+  napi_create_function(env, "planOpen", NAPI_AUTO_LENGTH, js_plan_open, NULL, &fn);
+  napi_set_named_property(env, exports, "planOpen", fn);
+  napi_create_function(env, "planPush", NAPI_AUTO_LENGTH, js_plan_push, NULL, &fn);
+  napi_set_named_property(env, exports, "planPush", fn);
+  napi_create_function(env, "planFinish", NAPI_AUTO_LENGTH, js_plan_finish, NULL, &fn);
+  napi_set_named_property(env, exports, "planFinish", fn);
+  return exports;
+}

@@ -1,0 +1,46 @@
+// The optional native helpers in native/ots_sys.c (built by `npm ci` through
+// node-gyp): syncfs(2) without spawning `sync -f`, and checkout plans executed
+// on a native thread. Every caller has a portable fallback, taken when the
+// addon is missing or OTS_NO_NATIVE=1 (the tests run both).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** An error from a native call: errno is negative, as in Node's own errors. */
+export interface NativeError extends Error { errno: number; syscall: string; path?: string; op?: string }
+
+export interface PlanResult {
+  /** Operations executed. */
+  ops: number;
+  /** The first failure; nothing after it ran. */
+  error?: NativeError;
+  /** [destination path, object path relative to objects/] of links refused with EXDEV or EMLINK: copy these. */
+  copies: [string, string][];
+}
+
+declare const planBrand: unique symbol;
+export type PlanHandle = { readonly [planBrand]: true };
+
+export interface NativeSys {
+  syncfs(path: string): Promise<void>;
+  planOpen(objectsDir: string): PlanHandle;
+  planPush(plan: PlanHandle, chunk: string): void;
+  planFinish(plan: PlanHandle, abort: boolean): Promise<PlanResult>;
+}
+
+let loaded: NativeSys | null | undefined;
+
+/** The addon, or null when it is not built (or disabled with OTS_NO_NATIVE=1). */
+export function nativeSys(): NativeSys | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.env.OTS_NO_NATIVE === '1') return loaded;
+  // The same file seen from shared/native (sources), dist/shared/native and dist/bundle.
+  for (const rel of ['../../native/build/Release/ots_sys.node', '../../../native/build/Release/ots_sys.node']) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (!existsSync(path)) continue;
+    loaded = createRequire(import.meta.url)(path) as NativeSys;
+    break;
+  }
+  return loaded;
+}
