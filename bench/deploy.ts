@@ -1,7 +1,9 @@
 // bench/deploy: first deployment and upgrade deployment (with /etc merge) of
 // a Debian minbase tree (+ a stand-in kernel), `ots admin deploy` vs
 // `ostree admin deploy`, same commits, both sysroots on tmpfs (stock deploy
-// freezes the /boot filesystem, which tmpfs skips), same run.
+// freezes the /boot filesystem, which tmpfs skips), same run. Both tools end a
+// deploy by pruning the system repo; the second pair of rows is with
+// --no-prune (deploy work alone).
 // Run: npm run build && npx tsx bench/deploy.ts [runs]
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,10 +23,14 @@ for (const v of ['v1', 'v2']) {
   sh('mv', [join(tree, 'etc'), join(tree, 'usr/etc')]);
   trees.push(tree);
 }
-const res: Record<string, { first: number[]; upgrade: number[] }> = { ots: { first: [], upgrade: [] }, ostree: { first: [], upgrade: [] } };
+type Phases = { first: number[]; upgrade: number[] };
+const res: Record<string, Phases> = {};
+for (const k of ['ots', 'ostree', 'ots --no-prune', 'ostree --no-prune']) res[k] = { first: [], upgrade: [] };
 try {
   for (let i = 0; i < runs; i++) {
-    for (const tool of ['ots', 'ostree'] as const) {
+    for (const variant of ['ots', 'ostree', 'ots --no-prune', 'ostree --no-prune'] as const) {
+      const tool = variant.startsWith('ots') ? 'ots' : 'ostree';
+      const extra = variant.endsWith('--no-prune') ? ['--no-prune'] : [];
       const S = join(work, `sys-${tool}`);
       mkdirSync(S, { recursive: true });
       sh('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', S]);
@@ -33,10 +39,10 @@ try {
         sh('ostree', ['admin', 'os-init', `--sysroot=${S}`, 'debian']);
         const commits = trees.map((tree) => sh('ostree', ['commit', `--repo=${S}/ostree/repo`, '-b', 'debian/stable', '--timestamp=@1700000000', tree]).trim());
         const cmd = (c: string): [string, string[]] => (tool === 'ots'
-          ? [process.execPath, [OTS, 'admin', 'deploy', `--sysroot=${S}`, '--os=debian', '--karg=root=LABEL=root', c]]
-          : ['env', ['OSTREE_SYSROOT_DEBUG=mutable-deployments', 'ostree', 'admin', 'deploy', `--sysroot=${S}`, '--os=debian', '--karg=root=LABEL=root', c]]);
-        res[tool]!.first.push(timed(...cmd(commits[0] as string)).wallS);
-        res[tool]!.upgrade.push(timed(...cmd(commits[1] as string)).wallS);
+          ? [process.execPath, [OTS, 'admin', 'deploy', ...extra, `--sysroot=${S}`, '--os=debian', '--karg=root=LABEL=root', c]]
+          : ['env', ['OSTREE_SYSROOT_DEBUG=mutable-deployments', 'ostree', 'admin', 'deploy', ...extra, `--sysroot=${S}`, '--os=debian', '--karg=root=LABEL=root', c]]);
+        res[variant]!.first.push(timed(...cmd(commits[0] as string)).wallS);
+        res[variant]!.upgrade.push(timed(...cmd(commits[1] as string)).wallS);
         sh('ostree', ['admin', 'status', `--sysroot=${S}`]);
       } finally {
         sh('umount', [S]);
@@ -46,10 +52,12 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-const row = (phase: 'first' | 'upgrade') => ({
-  phase: phase === 'first' ? 'first deployment' : 'upgrade (+ /etc merge)',
-  'ots s': median(res.ots![phase]).toFixed(3),
-  'ostree s': median(res.ostree![phase]).toFixed(3),
-  ratio: (median(res.ots![phase]) / median(res.ostree![phase])).toFixed(2),
-});
-printTable([row('first'), row('upgrade')]);
+const row = (phase: 'first' | 'upgrade', suffix: '' | ' --no-prune') => {
+  const ours = median(res[`ots${suffix}`]![phase]);
+  const theirs = median(res[`ostree${suffix}`]![phase]);
+  return {
+    phase: `${phase === 'first' ? 'first deployment' : 'upgrade (+ /etc merge)'}${suffix}`,
+    'ots s': ours.toFixed(3), 'ostree s': theirs.toFixed(3), ratio: (ours / theirs).toFixed(2),
+  };
+};
+printTable([row('first', ''), row('upgrade', ''), row('first', ' --no-prune'), row('upgrade', ' --no-prune')]);

@@ -7,6 +7,12 @@
 //     with one syncfs instead of one fsync per object; spawning `sync -f`
 //     costs a fork + exec).
 //
+//   lock(fd, kind) -> boolean
+//     A non-blocking whole-file lock on an open file, kind 0 unlock, 1 shared,
+//     2 exclusive: an open file description (OFD) lock as ostree takes on a
+//     repository's .lock, flock(2) where OFD locks are unsupported (as ostree
+//     falls back). false when another holder conflicts.
+//
 //   planOpen(objectsDir) -> handle; planPush(handle, chunk); planFinish(handle, abort) -> Promise<result>
 //     A checkout plan: mkdir/link/chmod operations computed by TypeScript,
 //     executed in order on one native thread while the main thread keeps
@@ -27,6 +33,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,6 +125,33 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
   CHECK(napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work));
   CHECK(napi_queue_async_work(env, job->work));
   return promise;
+}
+
+// ---- locks ------------------------------------------------------------------
+
+static napi_value js_lock(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  int32_t fd = -1, kind = -1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &kind) != napi_ok
+      || fd < 0 || kind < 0 || kind > 2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lock(fd, kind): fd >= 0, kind 0 (unlock), 1 (shared) or 2 (exclusive)");
+    return NULL;
+  }
+  struct flock fl = {.l_type = kind == 2 ? F_WRLCK : kind == 1 ? F_RDLCK : F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  int r;
+  do r = fcntl(fd, F_OFD_SETLK, &fl); while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EINVAL) {
+    int op = (kind == 2 ? LOCK_EX : kind == 1 ? LOCK_SH : LOCK_UN) | LOCK_NB;
+    do r = flock(fd, op); while (r < 0 && errno == EINTR);
+  }
+  if (r < 0 && errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK) {
+    napi_throw(env, errno_error(env, errno, "fcntl", NULL));
+    return NULL;
+  }
+  CHECK(napi_get_boolean(env, r == 0, &result));
+  return result;
 }
 
 // ---- checkout plans -------------------------------------------------------
@@ -474,6 +508,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, js_syncfs, NULL, &fn);
   napi_set_named_property(env, exports, "syncfs", fn);
+  napi_create_function(env, "lock", NAPI_AUTO_LENGTH, js_lock, NULL, &fn);
+  napi_set_named_property(env, exports, "lock", fn);
   napi_create_function(env, "planOpen", NAPI_AUTO_LENGTH, js_plan_open, NULL, &fn);
   napi_set_named_property(env, exports, "planOpen", fn);
   napi_create_function(env, "planPush", NAPI_AUTO_LENGTH, js_plan_push, NULL, &fn);

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
   log: [async () => (await import('./commands/log.js')).log, 'Show log starting at commit or ref'],
   refs: [async () => (await import('./commands/refs.js')).refs, 'List refs'],
   'rev-parse': [async () => (await import('./commands/rev-parse.js')).revParse, 'Output the target of a rev'],
+  prune: [async () => (await import('./commands/prune.js')).prune, 'Search for unreachable objects'],
   fsck: [async () => (await import('./commands/fsck.js')).fsck, 'Check the repository for consistency'],
   summary: [async () => (await import('./commands/summary.js')).summary, 'Manage summary metadata'],
   remote: [async () => (await import('./commands/remote.js')).remote, 'Remote commands that may involve network access'],

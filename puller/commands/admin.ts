@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { Repo, parseRefspec, readRemote, remoteConfigs } from '../../shared/repo/index.js';
 import { needArgs, parseCommand, type Command, type CommandContext } from '../context.js';
-import { commitList, deploy, mergeDeployment } from '../deploy/deploy.js';
+import { commitList, deploy, mergeDeployment, pruneSystemRepo } from '../deploy/deploy.js';
+import { formatSize } from '../format-size.js';
 import { Sysroot, isPinned, type Deployment } from '../deploy/sysroot.js';
 import { cleanupSysroot } from '../deploy/write-deployments.js';
 
-const USAGE = 'ots admin [--sysroot=PATH] (init-fs PATH | os-init OSNAME | deploy [--os=OS] [--karg=K=V...] [--karg-proc-cmdline] [--retain] [--not-as-default] REFSPEC|COMMIT | '
+const USAGE = 'ots admin [--sysroot=PATH] (init-fs PATH | os-init OSNAME | deploy [--os=OS] [--karg=K=V...] [--karg-proc-cmdline] [--retain] [--not-as-default] [--no-prune] REFSPEC|COMMIT | '
   + 'upgrade [--os=OS] [--pull-only|--deploy-only] | status [--json] | undeploy INDEX | set-default INDEX | rollback | pin [--unpin] INDEX | cleanup)';
 
 const COMMON = { sysroot: { type: 'string' as const }, os: { type: 'string' as const } };
@@ -77,7 +78,7 @@ function phaseReporter(ctx: CommandContext, json: boolean): (p: string) => void 
 async function deployCmd(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     ...COMMON, karg: { type: 'string', multiple: true }, 'karg-proc-cmdline': { type: 'boolean' },
-    retain: { type: 'boolean' }, 'not-as-default': { type: 'boolean' },
+    retain: { type: 'boolean' }, 'not-as-default': { type: 'boolean' }, 'no-prune': { type: 'boolean' },
   }, USAGE);
   needArgs(positionals, 1, USAGE);
   const sysroot = new Sysroot(values.sysroot ?? '/');
@@ -90,7 +91,7 @@ async function deployCmd(ctx: CommandContext, argv: string[]): Promise<number> {
   if (values['karg-proc-cmdline']) kargs = [...(await readFile('/proc/cmdline', 'utf8')).trim().split(/\s+/).filter((k) => !k.startsWith('ostree=')), ...(kargs ?? [])];
   const refspec = /^[0-9a-f]{64}$/.test(spec) ? (mergeDeployment(list, os)?.origin.get('origin', 'refspec') ?? spec) : spec;
   const r = await deploy(sysroot, {
-    osname: os, refspec, commit, kargs, retain: values.retain, notAsDefault: values['not-as-default'],
+    osname: os, refspec, commit, kargs, retain: values.retain, notAsDefault: values['not-as-default'], noPrune: values['no-prune'],
     onPhase: phaseReporter(ctx, values.json === true),
   });
   if (values.json) ctx.io.out(JSON.stringify({ type: 'result', deployment: `${r.deployment.csum}.${r.deployment.deployserial}`, etc: r.etc, count: r.list.length }));
@@ -185,6 +186,8 @@ async function cleanup(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, COMMON, USAGE);
   const sysroot = new Sysroot(values.sysroot ?? '/');
   const r = await cleanupSysroot(sysroot);
+  const pruned = await pruneSystemRepo(await Repo.open(sysroot.repoPath), await sysroot.loadDeployments());
   ctx.io.out(`Removed ${r.deployments} deployment(s), ${r.bootDirs} boot dir(s)`);
+  if (pruned.pruned > 0) ctx.io.out(`Freed objects: ${formatSize(pruned.freedBytes)} (${pruned.pruned} objects)`);
   return 0;
 }

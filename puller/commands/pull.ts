@@ -5,6 +5,7 @@ import { readRemote, remoteConfigs } from '../../shared/repo/index.js';
 import { needArgs, openRepo, parseCommand, type Command } from '../context.js';
 import { Progress } from '../progress.js';
 import { pull as runPull, type PullEvent } from '../pull/pull.js';
+import { formatSize } from '../format-size.js';
 
 const USAGE = 'ots --repo=PATH pull [--mirror] [--depth=N] [--commit-metadata-only] [--disable-static-deltas] [--http-header=K=V] '
   + '[--network-retries=N] [--max-concurrency=N] [--json] REMOTE [REF...|REF@COMMIT]';
@@ -57,7 +58,7 @@ export const pull: Command = async (ctx, argv) => {
     ctx.io.out(JSON.stringify({ type: 'result', ...result }));
   } else {
     ctx.io.out(`${result.metadataFetched} metadata, ${result.contentFetched} content objects fetched; `
-      + `${formatBytes(result.bytes)} transferred in ${result.seconds.toFixed(1)} seconds`);
+      + `${formatSize(result.bytes)} transferred in ${result.seconds.toFixed(1)} seconds`);
   }
   return 0;
 };
@@ -66,10 +67,4 @@ function intFlag(v: string | undefined, fallback: number, flag: string): number 
   if (v === undefined) return fallback;
   if (!/^-?\d+$/.test(v)) throw new OtError('ERR_INVALID_ARGUMENT', `${flag} needs an integer, got '${v}'`);
   return Number(v);
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }

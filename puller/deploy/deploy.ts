@@ -5,7 +5,8 @@
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno } from '../../shared/errors.js';
-import { KeyFile, Repo, checkoutCommit, faultPoint, type RefUpdate } from '../../shared/repo/index.js';
+import type { Checksum } from '../../shared/objects/index.js';
+import { KeyFile, Repo, checkoutCommit, faultPoint, pruneRepo, type PruneResult, type RefUpdate } from '../../shared/repo/index.js';
 import { copyEntry, mergeEtc, type EtcMergeStats } from './etc-merge.js';
 import { findKernel } from './kernel.js';
 import { isPinned, sameDeployment, type Deployment, type Sysroot } from './sysroot.js';
@@ -20,6 +21,8 @@ export interface DeployOptions {
   kargs?: string[];
   retain?: boolean;
   notAsDefault?: boolean;
+  /** Skip the repository prune that ends a deploy (ostree admin deploy --no-prune). */
+  noPrune?: boolean;
   onPhase?: (p: DeployPhase | 'checkout' | 'etc') => void;
 }
 
@@ -87,7 +90,7 @@ export async function deploy(sysroot: Sysroot, opts: DeployOptions): Promise<Dep
     list = [d, ...kept];
   }
   assignBootSerials(list);
-  await commitList(sysroot, repo, list, phase);
+  await commitList(sysroot, repo, list, phase, { prune: opts.noPrune !== true });
   return { deployment: d, etc, list };
 }
 
@@ -101,13 +104,22 @@ export function assignBootSerials(list: Deployment[]): void {
   }
 }
 
-/** Write the list (the atomic swap), then GC refs and cleanup. */
-export async function commitList(sysroot: Sysroot, repo: Repo, list: Deployment[], phase: (p: DeployPhase) => void = () => undefined): Promise<void> {
+/** Write the list (the atomic swap), then GC refs and cleanup, pruning the repo as ostree does after a deploy. */
+export async function commitList(sysroot: Sysroot, repo: Repo, list: Deployment[], phase: (p: DeployPhase) => void = () => undefined, opts: { prune: boolean } = { prune: true }): Promise<void> {
   const b = await writeDeployments(sysroot, list, phase);
   const s = await sysroot.subbootversion(b);
   phase('cleanup');
   await writeGcRefs(repo, list, b, s);
   await cleanupSysroot(sysroot);
+  if (opts.prune) await pruneSystemRepo(repo, list);
+}
+
+/**
+ * Prune the system repository as ostree's sysroot cleanup does: roots are the
+ * refs and the deployments, no parents (depth 0), under the exclusive repo lock.
+ */
+export function pruneSystemRepo(repo: Repo, list: readonly Deployment[]): Promise<PruneResult> {
+  return pruneRepo(repo, { refsOnly: true, depth: 0, extraCommits: list.map((d) => d.csum as Checksum) });
 }
 
 /** /etc: rename a lone /etc to /usr/etc, copy /usr/etc to /etc, merge local changes of `mergeDir`. */

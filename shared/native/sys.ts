@@ -1,7 +1,8 @@
 // The optional native helpers in native/ots_sys.c (built by `npm ci` through
-// node-gyp): syncfs(2) without spawning `sync -f`, and checkout plans executed
-// on a native thread. Every caller has a portable fallback, taken when the
-// addon is missing or OTS_NO_NATIVE=1 (the tests run both).
+// node-gyp): syncfs(2) without spawning `sync -f`, OFD locks on a repo's
+// .lock, and checkout plans executed on a native thread. Every caller has a
+// portable fallback (no lock, for locks), taken when the addon is missing or
+// OTS_NO_NATIVE=1 (the tests run both).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ export type PlanHandle = { readonly [planBrand]: true };
 
 export interface NativeSys {
   syncfs(path: string): Promise<void>;
+  /** Non-blocking OFD lock (flock where unsupported); kind 0 unlock, 1 shared, 2 exclusive. false: held by another. */
+  lock(fd: number, kind: 0 | 1 | 2): boolean;
   planOpen(objectsDir: string): PlanHandle;
   planPush(plan: PlanHandle, chunk: string): void;
   planFinish(plan: PlanHandle, abort: boolean): Promise<PlanResult>;

@@ -21,3 +21,5 @@ export * from './detached.js';
 export * from './delta-generate.js';
 export * from './delta-files.js';
 export * from './delta-apply-offline.js';
+export * from './lock.js';
+export * from './prune.js';

@@ -28,9 +28,13 @@ export interface ContentObject {
 /** A named ref: `remote` is null for refs/heads. */
 export interface RefEntry { remote: string | null; name: string; checksum: Checksum }
 
+/** Dirtrees kept decoded per Repo (a Debian tree has ~450; an entry is ~2 KB). */
+const DIRTREE_CACHE = 8192;
+
 export class Repo {
   /** Absolute: a checkout may change the process cwd while it walks (see checkout.ts). */
   readonly path: string;
+  private readonly dirtrees = new Map<Checksum, Dirtree>();
 
   private constructor(path: string, readonly mode: RepoMode, public config: KeyFile) {
     this.path = resolve(path);
@@ -139,8 +143,14 @@ export class Repo {
 
   /** Synchronous loadDirtree/loadDirmeta, for hot loops over many small objects (checkout). */
   // The checksum is verified; the normal-form re-encode is skipped (trusted: our own stored objects).
+  // Decoded trees are remembered (up to DIRTREE_CACHE entries): a deploy walks
+  // the new tree for its checkout and again for the prune that follows.
   loadDirtreeSync(csum: Checksum): Dirtree {
-    return decodeDirtree(this.readVerifiedSync(csum, 'dirtree'), { trusted: true });
+    const hit = this.dirtrees.get(csum);
+    if (hit !== undefined) return hit;
+    const dt = decodeDirtree(this.readVerifiedSync(csum, 'dirtree'), { trusted: true });
+    if (this.dirtrees.size < DIRTREE_CACHE) this.dirtrees.set(csum, dt);
+    return dt;
   }
 
   loadDirmetaSync(csum: Checksum): FileMeta {

@@ -12,6 +12,7 @@ import {
   type FileHeader, type ObjectType,
 } from '../objects/index.js';
 import { faultPoint, syncFilesystem } from './atomic-fs.js';
+import { lockRepo, type RepoLock } from './lock.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
@@ -28,13 +29,23 @@ export class Transaction {
   private readonly madeDirs = new Set<string>();
   private done = false;
 
-  private constructor(readonly repo: Repo, readonly stagingDir: string) {}
+  private constructor(readonly repo: Repo, readonly stagingDir: string, private readonly lock: RepoLock) {}
 
-  /** Start a transaction on `repo` (creates its staging directory). */
+  /**
+   * Start a transaction on `repo` (creates its staging directory). Holds the
+   * repository lock, shared, until commit or abort: a prune (ostree's or ours)
+   * waits for it.
+   */
   static async begin(repo: Repo, opts: { adoptOrphans?: boolean } = {}): Promise<Transaction> {
+    const lock = await lockRepo(repo, 'shared');
     const dir = join(repo.path, 'tmp', stagingDirName());
-    await mkdir(dir, { recursive: true });
-    const tx = new Transaction(repo, dir);
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err: unknown) {
+      lock.release();
+      throw err;
+    }
+    const tx = new Transaction(repo, dir, lock);
     if (opts.adoptOrphans) await tx.adoptOrphans();
     else for (const old of await orphanedStagingDirs(repo, dir)) await removeDir(old); // reclaim space of dead transactions
     return tx;
@@ -227,27 +238,35 @@ export class Transaction {
   async commit(refs: readonly RefUpdate[] = []): Promise<void> {
     if (this.done) throw new OtError('ERR_INVALID_ARGUMENT', 'Transaction already finished');
     this.done = true;
-    await Promise.all(this.writing.values());
-    faultPoint('transaction-before-sync');
-    await syncFilesystem(this.stagingDir);
-    const objectDirs = new Set<string>();
-    for (const rel of this.staged) {
-      const dir = join(this.repo.path, rel.slice(0, 10));
-      if (!objectDirs.has(dir)) { mkdirSync(dir, { recursive: true }); objectDirs.add(dir); }
-      renameSync(this.stagedPath(rel), join(this.repo.path, rel));
-      faultPoint('transaction-mid-rename');
+    try {
+      await Promise.all(this.writing.values());
+      faultPoint('transaction-before-sync');
+      await syncFilesystem(this.stagingDir);
+      const objectDirs = new Set<string>();
+      for (const rel of this.staged) {
+        const dir = join(this.repo.path, rel.slice(0, 10));
+        if (!objectDirs.has(dir)) { mkdirSync(dir, { recursive: true }); objectDirs.add(dir); }
+        renameSync(this.stagedPath(rel), join(this.repo.path, rel));
+        faultPoint('transaction-mid-rename');
+      }
+      await syncFilesystem(this.repo.path);
+      faultPoint('transaction-before-refs');
+      for (const r of refs) await this.repo.writeRef(r.name, r.checksum, r.remote ?? null);
+      await rm(this.stagingDir, { recursive: true, force: true });
+    } finally {
+      this.lock.release();
     }
-    await syncFilesystem(this.repo.path);
-    faultPoint('transaction-before-refs');
-    for (const r of refs) await this.repo.writeRef(r.name, r.checksum, r.remote ?? null);
-    await rm(this.stagingDir, { recursive: true, force: true });
   }
 
   /** Discard everything staged. */
   async abort(): Promise<void> {
     this.done = true;
     await Promise.allSettled(this.writing.values());
-    await rm(this.stagingDir, { recursive: true, force: true });
+    try {
+      await rm(this.stagingDir, { recursive: true, force: true });
+    } finally {
+      this.lock.release();
+    }
   }
 }
 

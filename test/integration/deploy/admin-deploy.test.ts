@@ -43,6 +43,11 @@ async function sysroot(dir: string, url: string, tool: 'ots' | 'ostree'): Promis
   }
 }
 
+/** objects/XX/NAME of a repo, sorted. */
+function objectFiles(repo: string): string[] {
+  return readdirSync(join(repo, 'objects')).flatMap((p) => readdirSync(join(repo, 'objects', p)).map((n) => `${p}/${n}`)).sort();
+}
+
 function statusIds(text: string): string[] {
   return [...text.matchAll(/^\*? *testos ([0-9a-f]{64}\.\d+)/gm)].map((m) => m[1] as string);
 }
@@ -127,6 +132,10 @@ describe('ots admin deploy', () => {
     expect(layout(ours)).toEqual(layout(theirs));
     expect(readdirSync(join(ours, 'ostree/deploy/testos/deploy')).sort()).toEqual(readdirSync(join(theirs, 'ostree/deploy/testos/deploy')).sort());
     expect(readdirSync(join(ours, 'ostree/repo/refs/heads/ostree/1/1')).sort()).toEqual(readdirSync(join(theirs, 'ostree/repo/refs/heads/ostree/1/1')).sort());
+    // Both deploys end with the same prune (refs and deployments, depth 0): the same objects remain.
+    expect(objectFiles(join(ours, 'ostree/repo'))).toEqual(objectFiles(join(theirs, 'ostree/repo')));
+    expect(objectFiles(join(ours, 'ostree/repo')).some((o) => o.startsWith(commits[0]!.slice(0, 2)) && o.endsWith('.commit') && o.slice(3, 65) === commits[0]!.slice(2))).toBe(false);
+    await ostree('fsck', `--repo=${ours}/ostree/repo`);
   });
 
   it('merges /etc: local edits win, new defaults arrive, deletions stay, modes and symlinks carry over', async () => {
