@@ -3,8 +3,8 @@
 // in ostree admin's vocabulary, on the layout stock ostree reads.
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OtError } from '../../shared/errors.js';
-import { Repo, parseRefspec, readRemote, remoteConfigs } from '../../shared/repo/index.js';
+import { OtError, isErrno } from '../../shared/errors.js';
+import { Repo, lockFile, parseRefspec, readRemote, remoteConfigs, type RepoLock } from '../../shared/repo/index.js';
 import { needArgs, parseCommand, type Command, type CommandContext } from '../context.js';
 import { commitList, deploy, mergeDeployment, pruneSystemRepo } from '../deploy/deploy.js';
 import { formatSize } from '../format-size.js';
@@ -16,8 +16,48 @@ const USAGE = 'ots admin [--sysroot=PATH] (init-fs PATH | os-init OSNAME | deplo
 
 const COMMON = { sysroot: { type: 'string' as const }, os: { type: 'string' as const } };
 
+/** Sub-commands that change the sysroot take ostree's sysroot lock, as stock ostree admin does. */
+const LOCKED = new Set(['os-init', 'deploy', 'upgrade', 'undeploy', 'set-default', 'pin', 'rollback', 'cleanup']);
+
 export const admin: Command = async (ctx, argv) => {
   const [sub, ...rest] = argv;
+  if (sub !== undefined && LOCKED.has(sub)) return withSysrootLock(ctx, sysrootArg(rest), () => dispatch(ctx, sub, rest));
+  return dispatch(ctx, sub, rest);
+};
+
+/** --sysroot=PATH / --sysroot PATH among the arguments, else /. */
+function sysrootArg(argv: string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a.startsWith('--sysroot=')) return a.slice('--sysroot='.length);
+    if (a === '--sysroot' && i + 1 < argv.length) return argv[i + 1] as string;
+  }
+  return '/';
+}
+
+/**
+ * Hold the sysroot lock — an exclusive OFD lock on SYSROOT/ostree/lock, the
+ * one ostree takes — while `fn` runs, so ots and ostree never rewrite the
+ * boot configuration at the same time. Waits as long as it takes, like ostree.
+ */
+async function withSysrootLock(ctx: CommandContext, sysroot: string, fn: () => Promise<number>): Promise<number> {
+  let lock: RepoLock;
+  try {
+    lock = await lockFile(join(sysroot, 'ostree/lock'), 'exclusive', {
+      timeoutSecs: -1, what: 'sysroot', hint: 'another ostree or ots admin command is running', onWait: () => ctx.io.err('Waiting for sysroot lock...'),
+    });
+  } catch (err: unknown) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return fn(); // not a sysroot: the command says so
+    throw err;
+  }
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+async function dispatch(ctx: CommandContext, sub: string | undefined, rest: string[]): Promise<number> {
   switch (sub) {
     case 'init-fs': return initFs(ctx, rest);
     case 'os-init': return osInit(ctx, rest);
@@ -29,7 +69,7 @@ export const admin: Command = async (ctx, argv) => {
     case 'cleanup': return cleanup(ctx, rest);
     default: throw new OtError('ERR_INVALID_ARGUMENT', `Unknown admin subcommand '${sub ?? ''}'`, { hint: `usage: ${USAGE}` });
   }
-};
+}
 
 const isRoot = () => process.getuid?.() === 0;
 

@@ -14,6 +14,7 @@ import {
 import {
   decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type PartPayload, type Superblock,
 } from '../../shared/delta/index.js';
+import { DELTA_PART_TMP_PREFIX } from '../../shared/repo/adopt-staging.js';
 import { faultPoint, transactionSink, type Transaction } from '../../shared/repo/index.js';
 import type { Summary } from '../../shared/summary/index.js';
 import type { Fetcher } from '../fetch/fetcher.js';
@@ -152,5 +153,5 @@ async function partFile(r: PartRunner, choice: DeltaChoice, sb: Superblock, i: n
 
 /** Where a part is downloaded (and kept until it has been applied). */
 function partDownloadPath(r: PartRunner, csum: Checksum): string {
-  return join(r.tx.repo.path, 'tmp', `ots-delta-part-${csum}`);
+  return join(r.tx.repo.path, 'tmp', `${DELTA_PART_TMP_PREFIX}${csum}`);
 }

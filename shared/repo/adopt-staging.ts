@@ -4,7 +4,7 @@
 // anything that does not verify is deleted. ostree reuses its staging dirs
 // the same way (per boot id); we key on the owner's pid instead.
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { lstat, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import {
@@ -41,6 +41,32 @@ export async function orphanedStagingDirs(repo: Repo, exclude: string): Promise<
     if (pid > 0 && !alive(pid)) out.push(dir);
   }
   return out;
+}
+
+/** Prefix of delta parts being downloaded (kept across runs for Range resume). */
+export const DELTA_PART_TMP_PREFIX = 'ots-delta-part-';
+
+/**
+ * Remove delta part downloads untouched for core.tmp-expiry-secs (default one
+ * day, as ostree expires its tmp/ entries): an abandoned pull's partial parts
+ * do not stay forever, a recent one is still resumed.
+ */
+export async function expireTmpDownloads(repo: Repo, now = Date.now()): Promise<number> {
+  const expirySecs = Number(repo.config.get('core', 'tmp-expiry-secs') ?? '86400');
+  let names: string[] = [];
+  try { names = await readdir(join(repo.path, 'tmp')); } catch { return 0; }
+  let n = 0;
+  for (const name of names.filter((x) => x.startsWith(DELTA_PART_TMP_PREFIX))) {
+    const path = join(repo.path, 'tmp', name);
+    try {
+      if (now - (await lstat(path)).mtimeMs < expirySecs * 1000) continue;
+      await rm(path, { force: true });
+      n++;
+    } catch (err: unknown) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+  }
+  return n;
 }
 
 /** Whether the staged file at `path` really is object `csum` of `type` for this repo's mode. */

@@ -21,19 +21,31 @@ const POLL_MS = 50;
 
 /** Take the repository lock; resolves once held. Throws ERR_LOCKED after core.lock-timeout-secs. */
 export async function lockRepo(repo: Repo, kind: LockKind): Promise<RepoLock> {
+  if (repo.config.get('core', 'locking') === 'false') return NO_LOCK;
+  return lockFile(join(repo.path, '.lock'), kind, {
+    timeoutSecs: Number(repo.config.get('core', 'lock-timeout-secs') ?? '300'),
+    what: `repo ${kind}`,
+    hint: 'wait for the other ostree/ots process (a prune, pull or commit) to finish, or raise core.lock-timeout-secs',
+  });
+}
+
+/**
+ * An OFD lock on `path` (created 0644 if absent), polled every 50 ms until held
+ * or `timeoutSecs` pass (-1: wait forever); `onWait` runs once if it must wait.
+ * A no-op lock without the native helper.
+ */
+export async function lockFile(path: string, kind: LockKind, opts: { timeoutSecs: number; what: string; hint: string; onWait?: () => void }): Promise<RepoLock> {
   const native = nativeSys();
-  if (!native || repo.config.get('core', 'locking') === 'false') return NO_LOCK;
-  const timeoutSecs = Number(repo.config.get('core', 'lock-timeout-secs') ?? '300');
-  const fd = openSync(join(repo.path, '.lock'), 'a+', 0o644);
-  const deadline = Date.now() + timeoutSecs * 1000;
+  if (!native) return NO_LOCK;
+  const fd = openSync(path, 'a+', 0o644);
+  const deadline = Date.now() + opts.timeoutSecs * 1000;
+  let waited = false;
   try {
     while (!native.lock(fd, kind === 'exclusive' ? 2 : 1)) {
-      if (timeoutSecs >= 0 && Date.now() >= deadline) {
-        throw new OtError('ERR_LOCKED', `Locking repo ${kind} failed: another process holds ${repo.path}/.lock (waited ${timeoutSecs} s)`, {
-          path: join(repo.path, '.lock'),
-          hint: 'wait for the other ostree/ots process (a prune, pull or commit) to finish, or raise core.lock-timeout-secs',
-        });
+      if (opts.timeoutSecs >= 0 && Date.now() >= deadline) {
+        throw new OtError('ERR_LOCKED', `Locking ${opts.what} failed: another process holds ${path} (waited ${opts.timeoutSecs} s)`, { path, hint: opts.hint });
       }
+      if (!waited) { waited = true; opts.onWait?.(); }
       await sleep(POLL_MS);
     }
   } catch (err: unknown) {

@@ -16,7 +16,7 @@ import { lockRepo, type RepoLock } from './lock.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
-import { orphanedStagingDirs, removeDir, stagedObjects, stagingDirName, verifyStagedObject } from './adopt-staging.js';
+import { expireTmpDownloads, orphanedStagingDirs, removeDir, stagedObjects, stagingDirName, verifyStagedObject } from './adopt-staging.js';
 
 /** A ref update applied when the transaction commits. */
 export interface RefUpdate { name: string; checksum: Checksum | null; remote?: string | null }
@@ -48,6 +48,7 @@ export class Transaction {
     const tx = new Transaction(repo, dir, lock);
     if (opts.adoptOrphans) await tx.adoptOrphans();
     else for (const old of await orphanedStagingDirs(repo, dir)) await removeDir(old); // reclaim space of dead transactions
+    await expireTmpDownloads(repo);
     return tx;
   }
 

@@ -2,7 +2,7 @@
 // uses our from→to and scratch deltas, xz and uncompressed, inline or not —
 // objects are not fetched one by one — and the result fscks and checks out.
 // ots pull uses them too, and stock ostree reads our delta indexes.
-import { copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -226,9 +226,8 @@ async function pullUpdate(c: string, b: string): Promise<number[]> {
 }
 
 describe('a part interrupted mid-download', () => {
-  it('is resumed with a Range request after the pull is killed, not downloaded again', async () => {
-    const t = makeTmpDir();
-    // The single part is ~1.5 MB, many body chunks.
+  /** A client killed while downloading the single ~1.5 MB part (many body chunks); delta request counts from the server's metrics. */
+  async function killedMidPart(t: string) {
     const { src, a, b } = await deltaRepo(t, (tree) => writeFileSync(join(tree, 'usr/lib/noise.bin'), noise(1_500_000, 12345)));
     const srv = await startOtsServer(src);
     const c = await otsClient(t, srv.url, a);
@@ -241,6 +240,11 @@ describe('a part interrupted mid-download', () => {
       const n = (status: string) => Number(new RegExp(`ots_http_requests_total\\{class="delta",status="${status}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
       return { full: n('200'), ranged: n('206') };
     };
+    return { c, b, partial: join(c, 'tmp', partial[0] as string), metrics };
+  }
+
+  it('is resumed with a Range request after the pull is killed, not downloaded again', async () => {
+    const { c, b, metrics } = await killedMidPart(makeTmpDir());
     const before = await metrics();
     const failedParts = await pullUpdate(c, b);
     const after = await metrics();
@@ -248,6 +252,17 @@ describe('a part interrupted mid-download', () => {
     expect(after.full - before.full).toBe(1); // the superblock only
     expect(failedParts).toEqual([]);
     expect(readdirSync(join(c, 'tmp')).filter((n) => n.startsWith('ots-delta-part-'))).toEqual([]);
+  });
+
+  it('is removed once older than core.tmp-expiry-secs (a day), and then downloaded whole', async () => {
+    const { c, b, partial, metrics } = await killedMidPart(makeTmpDir());
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(partial, twoDaysAgo, twoDaysAgo);
+    const before = await metrics();
+    expect(await pullUpdate(c, b)).toEqual([]);
+    const after = await metrics();
+    expect(after.ranged - before.ranged).toBe(0);
+    expect(after.full - before.full).toBe(2); // superblock and the part, from the start
   });
 });
 

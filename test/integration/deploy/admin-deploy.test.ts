@@ -2,12 +2,13 @@
 // `ostree admin status`; upgrade and rollback; the deployment equals an
 // ostree checkout; BLS entries; the same commits deployed by stock ostree give
 // the same /boot and /ostree trees; /etc three-way merge cases.
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, openSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
 import { makeOsTree } from '../../helpers/os-tree.js';
-import { ostree, ots, runOk } from '../../helpers/run.js';
+import { nativeSys } from '../../../shared/native/sys.js';
+import { ostree, ots, otsRun, run, runOk, type RunResult } from '../../helpers/run.js';
 import { startOtsServer } from '../../helpers/servers.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 import { mountTmpfs } from '../../helpers/tmpfs.js';
@@ -167,6 +168,36 @@ describe('ots admin deploy', () => {
     // The old deployment is untouched (it is the rollback target).
     expect(readFileSync(join(etc1, 'motd'), 'utf8')).toBe('my own motd\n');
     expect(statusIds(await ostree('admin', 'status', `--sysroot=${S}`))).toEqual([`${commits[1]}.0`, `${commits[0]}.0`]);
+  });
+});
+
+describe('sysroot lock', () => {
+  it('ots admin and ostree admin both wait while SYSROOT/ostree/lock is held, then proceed', async () => {
+    const native = nativeSys();
+    expect(native, 'native helper missing: run npm ci').not.toBeNull();
+    const t = makeTmpDir();
+    const { url, commits } = await source(t, 1);
+    const S = join(t, 'sysroot');
+    await sysroot(S, url, 'ots');
+    await ots('admin', 'deploy', `--sysroot=${S}`, '--os=testos', commits[0] as string);
+    const fd = openSync(join(S, 'ostree/lock'), 'a+');
+    let finished = 0;
+    let ours: Promise<RunResult>;
+    let theirs: Promise<RunResult>;
+    try {
+      expect(native!.lock(fd, 2)).toBe(true);
+      ours = otsRun(['admin', 'cleanup', `--sysroot=${S}`]).finally(() => { finished++; });
+      theirs = run('ostree', ['admin', 'cleanup', `--sysroot=${S}`], { timeoutMs: 60_000 }).finally(() => { finished++; });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(finished).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    const [a, b] = await Promise.all([ours, theirs]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toContain('Waiting for sysroot lock');
+    expect(b.code, b.stderr).toBe(0);
+    expect(statusIds(await ostree('admin', 'status', `--sysroot=${S}`))).toEqual([`${commits[0]}.0`]);
   });
 });
 
