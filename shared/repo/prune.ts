@@ -6,7 +6,7 @@
 // deployments, for admin cleanup). Runs under the exclusive repository lock,
 // so no pull or commit (ours or ostree's) is writing meanwhile.
 import { readdirSync } from 'node:fs';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno, isOtError } from '../errors.js';
 import { fromModifiedBase64, type Checksum, type DeltaRoot, type Dirtree } from '../objects/index.js';
@@ -74,7 +74,7 @@ export async function pruneRepo(repo: Repo, opts: PruneOptions = {}): Promise<Pr
     const objects = listLooseObjects(repo);
     const reachable = emptySets();
     const roots = opts.refsOnly ? (await repo.listRefs()).map((r) => r.checksum) : [...objects.commit] as Checksum[];
-    for (const c of [...roots, ...(opts.extraCommits ?? [])]) await markCommit(repo, c, depth, reachable);
+    for (const c of [...roots, ...(opts.extraCommits ?? [])]) markCommit(repo, c, depth, reachable);
     let total = 0;
     let pruned = 0;
     let freedBytes = 0;
@@ -103,14 +103,14 @@ export async function pruneRepo(repo: Repo, opts: PruneOptions = {}): Promise<Pr
  * commit ends the chain (repositories are often shallow); a partial commit's
  * missing tree objects are skipped, a complete commit's are an error.
  */
-async function markCommit(repo: Repo, start: Checksum, depth: number, reachable: LooseObjects): Promise<void> {
+function markCommit(repo: Repo, start: Checksum, depth: number, reachable: LooseObjects): void {
   let csum: Checksum | null = start;
   let left = depth;
   while (csum !== null) {
     if (reachable.commit.has(csum) || !repo.hasObjectSync(csum, 'commit')) return;
     reachable.commit.add(csum);
-    const commit = await repo.loadCommit(csum);
-    const partial = await repo.isCommitPartial(csum);
+    const commit = repo.loadCommitSync(csum);
+    const partial = repo.isCommitPartialSync(csum);
     markTree(repo, commit.rootDirtree, commit.rootDirmeta, csum, partial, reachable);
     if (left === 0) return;
     if (left > 0) left--;
@@ -142,14 +142,14 @@ async function pruneDeltas(repo: Repo, which: DeltaRoot): Promise<number> {
   const root = join(repo.path, which);
   let prefixes: string[];
   try {
-    prefixes = await readdir(root);
+    prefixes = readdirSync(root);
   } catch (err: unknown) {
     if (isErrno(err, 'ENOENT')) return 0;
     throw err;
   }
   let n = 0;
   for (const p of prefixes) {
-    for (const rest of await readdir(join(root, p))) {
+    for (const rest of readdirSync(join(root, p))) {
       const dash = rest.indexOf('-');
       let to: Checksum;
       try {
@@ -157,7 +157,7 @@ async function pruneDeltas(repo: Repo, which: DeltaRoot): Promise<number> {
       } catch {
         continue; // not a delta name: not ours to remove
       }
-      if (await repo.hasObject(to, 'commit')) continue;
+      if (repo.hasObjectSync(to, 'commit')) continue;
       await rm(join(root, p, rest), { recursive: true, force: true });
       n++;
     }

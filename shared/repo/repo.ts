@@ -1,9 +1,9 @@
 // A repository on disk: open/create, object paths, reading objects and refs
 // (repo-layout.md). Writes go through Transaction (transaction.ts).
-import { createReadStream, lstatSync, readFileSync } from 'node:fs';
+import { createReadStream, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
-import { lstat, mkdir, open, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readlink, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OtError, isErrno, prefixError } from '../errors.js';
 import {
@@ -139,6 +139,10 @@ export class Repo {
   /** Read, checksum-verify and decode a commit. */
   async loadCommit(csum: Checksum): Promise<Commit> {
     return decodeCommit(await this.readVerified(csum, 'commit'));
+  }
+
+  loadCommitSync(csum: Checksum): Commit {
+    return decodeCommit(this.readVerifiedSync(csum, 'commit'));
   }
 
   /** Synchronous loadDirtree/loadDirmeta, for hot loops over many small objects (checkout). */
@@ -332,21 +336,22 @@ export class Repo {
   }
 
   /** All refs under refs/heads and refs/remotes, sorted by (remote, name). */
+  // Synchronous reads inside: a few small files, cheaper than thread-pool round trips (deploy lists refs to prune).
   async listRefs(): Promise<RefEntry[]> {
     const out: RefEntry[] = [];
-    for (const [name, csum] of await this.walkRefs(join(this.path, 'refs/heads'), '')) out.push({ remote: null, name, checksum: csum });
+    for (const [name, csum] of this.walkRefs(join(this.path, 'refs/heads'), '')) out.push({ remote: null, name, checksum: csum });
     let remotes: string[] = [];
-    try { remotes = await readdir(join(this.path, 'refs/remotes')); } catch { remotes = []; }
+    try { remotes = readdirSync(join(this.path, 'refs/remotes')); } catch { remotes = []; }
     for (const r of remotes.sort()) {
-      for (const [name, csum] of await this.walkRefs(join(this.path, 'refs/remotes', r), '')) out.push({ remote: r, name, checksum: csum });
+      for (const [name, csum] of this.walkRefs(join(this.path, 'refs/remotes', r), '')) out.push({ remote: r, name, checksum: csum });
     }
     return out;
   }
 
-  private async walkRefs(dir: string, prefix: string): Promise<[string, Checksum][]> {
+  private walkRefs(dir: string, prefix: string): [string, Checksum][] {
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch (err: unknown) {
       if (isErrno(err, 'ENOENT')) return [];
       throw err;
@@ -355,9 +360,9 @@ export class Repo {
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (e.name.startsWith('.')) continue; // never a valid ref name (stray temp files of older versions)
       const name = prefix + e.name;
-      if (e.isDirectory()) out.push(...(await this.walkRefs(join(dir, e.name), `${name}/`)));
+      if (e.isDirectory()) out.push(...this.walkRefs(join(dir, e.name), `${name}/`));
       else {
-        const text = (await readFile(join(dir, e.name), 'utf8')).trim();
+        const text = readFileSync(join(dir, e.name), 'utf8').trim();
         out.push([name, parseChecksum(text, `ref ${name}`)]);
       }
     }
@@ -395,12 +400,11 @@ export class Repo {
 
   /** Whether `state/<commit>.commitpartial` marks this commit as incomplete. */
   async isCommitPartial(csum: Checksum): Promise<boolean> {
-    try {
-      await stat(join(this.path, 'state', `${csum}.commitpartial`));
-      return true;
-    } catch {
-      return false;
-    }
+    return this.isCommitPartialSync(csum);
+  }
+
+  isCommitPartialSync(csum: Checksum): boolean {
+    return statSync(join(this.path, 'state', `${csum}.commitpartial`), { throwIfNoEntry: false }) !== undefined;
   }
 }
 
