@@ -45,6 +45,7 @@ async function withSysrootLock(ctx: CommandContext, sysroot: string, fn: () => P
   try {
     lock = await lockFile(join(sysroot, 'ostree/lock'), 'exclusive', {
       timeoutSecs: -1, what: 'sysroot', hint: 'another ostree or ots admin command is running', onWait: () => ctx.io.err('Waiting for sysroot lock...'),
+      unlinkOnRelease: true,
     });
   } catch (err: unknown) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return fn(); // not a sysroot: the command says so

@@ -5,7 +5,7 @@
 // A busy lock is retried until core.lock-timeout-secs (default 300; -1 waits
 // forever); core.locking=false disables locking, as in ostree. Without the
 // native helper (see shared/native/sys.ts) there is no lock.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OtError } from '../errors.js';
@@ -32,29 +32,43 @@ export async function lockRepo(repo: Repo, kind: LockKind): Promise<RepoLock> {
 /**
  * An OFD lock on `path` (created 0644 if absent), polled every 50 ms until held
  * or `timeoutSecs` pass (-1: wait forever); `onWait` runs once if it must wait.
- * A no-op lock without the native helper.
+ * With `unlinkOnRelease` the file is removed when an exclusive hold ends, as
+ * libglnx's lock files (ostree's sysroot lock) are; a lock taken on a file
+ * unlinked meanwhile is retried on the new file. A no-op lock without the
+ * native helper.
  */
-export async function lockFile(path: string, kind: LockKind, opts: { timeoutSecs: number; what: string; hint: string; onWait?: () => void }): Promise<RepoLock> {
+export async function lockFile(path: string, kind: LockKind, opts: {
+  timeoutSecs: number; what: string; hint: string; onWait?: () => void; unlinkOnRelease?: boolean;
+}): Promise<RepoLock> {
   const native = nativeSys();
   if (!native) return NO_LOCK;
-  const fd = openSync(path, 'a+', 0o644);
   const deadline = Date.now() + opts.timeoutSecs * 1000;
   let waited = false;
-  try {
-    while (!native.lock(fd, kind === 'exclusive' ? 2 : 1)) {
-      if (opts.timeoutSecs >= 0 && Date.now() >= deadline) {
-        throw new OtError('ERR_LOCKED', `Locking ${opts.what} failed: another process holds ${path} (waited ${opts.timeoutSecs} s)`, { path, hint: opts.hint });
+  for (;;) {
+    const fd = openSync(path, 'a+', 0o644);
+    try {
+      while (!native.lock(fd, kind === 'exclusive' ? 2 : 1)) {
+        if (opts.timeoutSecs >= 0 && Date.now() >= deadline) {
+          throw new OtError('ERR_LOCKED', `Locking ${opts.what} failed: another process holds ${path} (waited ${opts.timeoutSecs} s)`, { path, hint: opts.hint });
+        }
+        if (!waited) { waited = true; opts.onWait?.(); }
+        await sleep(POLL_MS);
       }
-      if (!waited) { waited = true; opts.onWait?.(); }
-      await sleep(POLL_MS);
+    } catch (err: unknown) {
+      closeSync(fd);
+      throw err;
     }
-  } catch (err: unknown) {
-    closeSync(fd);
-    throw err;
+    if (fstatSync(fd).nlink === 0) { closeSync(fd); continue; } // the previous holder removed it: lock the new file
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        if (opts.unlinkOnRelease && kind === 'exclusive') rmSync(path, { force: true });
+        closeSync(fd); // closing the file description releases the lock
+      },
+    };
   }
-  let held = true;
-  // Closing the file description releases the lock.
-  return { release: () => { if (held) { held = false; closeSync(fd); } } };
 }
 
 /** Run `fn` under the repository lock. */
