@@ -13,6 +13,12 @@
 //     repository's .lock, flock(2) where OFD locks are unsupported (as ostree
 //     falls back). false when another holder conflicts.
 //
+//   writeNew(path, chunks, {mode, xattrs, uid, gid}) -> Promise<void>
+//     Create a new file (O_EXCL, never through a symlink) at 0600 with the
+//     chunks' bytes, set its xattrs, chown it (when uid >= 0), then chmod it to
+//     `mode` — last, so setuid bits only ever appear on complete content. One
+//     thread-pool job instead of five round trips; a failure removes the file.
+//
 //   planOpen(objectsDir) -> handle; planPush(handle, chunk); planFinish(handle, abort) -> Promise<result>
 //     A checkout plan: mkdir/link/chmod operations computed by TypeScript,
 //     executed in order on one native thread while the main thread keeps
@@ -35,6 +41,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define CHECK(call)                                                      \
@@ -152,6 +160,180 @@ static napi_value js_lock(napi_env env, napi_callback_info info) {
   }
   CHECK(napi_get_boolean(env, r == 0, &result));
   return result;
+}
+
+// ---- writeNew ---------------------------------------------------------------
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  size_t nchunks;
+  struct iovec *chunks;
+  napi_ref *chunk_refs;
+  size_t nxattrs;
+  char **xattr_names;
+  struct iovec *xattr_values;
+  napi_ref *xattr_refs;
+  int32_t mode, uid, gid;
+  int err;
+  const char *failed;
+} WriteJob;
+
+static void write_execute(napi_env env, void *data) {
+  (void)env;
+  WriteJob *j = data;
+  int fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    j->err = errno;
+    j->failed = "open";
+    return;
+  }
+  for (size_t i = 0; i < j->nchunks && j->err == 0; i++) {
+    const char *p = j->chunks[i].iov_base;
+    size_t left = j->chunks[i].iov_len;
+    while (left > 0) {
+      ssize_t n = write(fd, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        j->err = errno;
+        j->failed = "write";
+        break;
+      }
+      p += n;
+      left -= (size_t)n;
+    }
+  }
+  for (size_t i = 0; i < j->nxattrs && j->err == 0; i++) {
+    if (fsetxattr(fd, j->xattr_names[i], j->xattr_values[i].iov_base, j->xattr_values[i].iov_len, 0) != 0) {
+      j->err = errno;
+      j->failed = "fsetxattr";
+    }
+  }
+  if (j->err == 0 && j->uid >= 0 && fchown(fd, (uid_t)j->uid, (gid_t)j->gid) != 0) {
+    j->err = errno;
+    j->failed = "fchown";
+  }
+  if (j->err == 0 && fchmod(fd, (mode_t)j->mode) != 0) {
+    j->err = errno;
+    j->failed = "fchmod";
+  }
+  if (close(fd) != 0 && j->err == 0) {
+    j->err = errno;
+    j->failed = "close";
+  }
+  if (j->err != 0) unlink(j->path);
+}
+
+static void write_job_free(napi_env env, WriteJob *j) {
+  for (size_t i = 0; i < j->nchunks; i++)
+    if (j->chunk_refs != NULL && j->chunk_refs[i] != NULL) napi_delete_reference(env, j->chunk_refs[i]);
+  for (size_t i = 0; i < j->nxattrs; i++) {
+    if (j->xattr_refs != NULL && j->xattr_refs[i] != NULL) napi_delete_reference(env, j->xattr_refs[i]);
+    if (j->xattr_names != NULL) free(j->xattr_names[i]);
+  }
+  free(j->chunks);
+  free(j->chunk_refs);
+  free(j->xattr_names);
+  free(j->xattr_values);
+  free(j->xattr_refs);
+  free(j->path);
+  free(j);
+}
+
+static void write_complete(napi_env env, napi_status status, void *data) {
+  WriteJob *j = data;
+  if (status == napi_ok && j->err == 0) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, j->deferred, undef);
+  } else {
+    napi_reject_deferred(env, j->deferred, errno_error(env, j->err != 0 ? j->err : EIO, j->failed != NULL ? j->failed : "writeNew", j->path));
+  }
+  napi_delete_async_work(env, j->work);
+  write_job_free(env, j);
+}
+
+// The bytes of a Buffer/Uint8Array, kept alive by a reference until the job ends.
+static int get_bytes(napi_env env, napi_value v, struct iovec *out, napi_ref *ref) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) {
+    napi_typedarray_type t;
+    size_t len = 0, off = 0;
+    napi_value ab;
+    void *base = NULL;
+    if (napi_get_typedarray_info(env, v, &t, &len, &base, &ab, &off) != napi_ok || t != napi_uint8_array) return -1;
+    out->iov_base = base;
+    out->iov_len = len;
+  } else {
+    return -1;
+  }
+  return napi_create_reference(env, v, 1, ref) == napi_ok ? 0 : -1;
+}
+
+static int32_t get_int_prop(napi_env env, napi_value obj, const char *name, int32_t fallback) {
+  napi_value v;
+  napi_valuetype t;
+  int32_t out = fallback;
+  if (napi_get_named_property(env, obj, name, &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_number)
+    napi_get_value_int32(env, v, &out);
+  return out;
+}
+
+static napi_value js_write_new(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], promise, name, xattrs;
+  uint32_t n = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  WriteJob *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  bool is_array = false;
+  if (argc < 3 || (j->path = get_string(env, argv[0], NULL)) == NULL || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array
+      || napi_get_array_length(env, argv[1], &n) != napi_ok) {
+    write_job_free(env, j);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writeNew(path, chunks: Uint8Array[], {mode, xattrs, uid, gid})");
+    return NULL;
+  }
+  j->nchunks = n;
+  j->chunks = calloc(n + 1, sizeof *j->chunks);
+  j->chunk_refs = calloc(n + 1, sizeof *j->chunk_refs);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value c;
+    if (napi_get_element(env, argv[1], i, &c) != napi_ok || get_bytes(env, c, &j->chunks[i], &j->chunk_refs[i]) != 0) {
+      write_job_free(env, j);
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writeNew: every chunk must be a Uint8Array");
+      return NULL;
+    }
+  }
+  j->mode = get_int_prop(env, argv[2], "mode", 0644);
+  j->uid = get_int_prop(env, argv[2], "uid", -1);
+  j->gid = get_int_prop(env, argv[2], "gid", -1);
+  uint32_t nx = 0;
+  if (napi_get_named_property(env, argv[2], "xattrs", &xattrs) == napi_ok && napi_is_array(env, xattrs, &is_array) == napi_ok && is_array)
+    napi_get_array_length(env, xattrs, &nx);
+  j->nxattrs = nx;
+  j->xattr_names = calloc(nx + 1, sizeof *j->xattr_names);
+  j->xattr_values = calloc(nx + 1, sizeof *j->xattr_values);
+  j->xattr_refs = calloc(nx + 1, sizeof *j->xattr_refs);
+  for (uint32_t i = 0; i < nx; i++) {
+    napi_value x, xn, xv;
+    if (napi_get_element(env, xattrs, i, &x) != napi_ok || napi_get_named_property(env, x, "name", &xn) != napi_ok
+        || napi_get_named_property(env, x, "value", &xv) != napi_ok || (j->xattr_names[i] = get_string(env, xn, NULL)) == NULL
+        || get_bytes(env, xv, &j->xattr_values[i], &j->xattr_refs[i]) != 0) {
+      write_job_free(env, j);
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writeNew: xattrs must be {name: string, value: Uint8Array}[]");
+      return NULL;
+    }
+  }
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "ots_write_new", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, write_execute, write_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
 }
 
 // ---- checkout plans -------------------------------------------------------
@@ -508,6 +690,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, js_syncfs, NULL, &fn);
   napi_set_named_property(env, exports, "syncfs", fn);
+  napi_create_function(env, "writeNew", NAPI_AUTO_LENGTH, js_write_new, NULL, &fn);
+  napi_set_named_property(env, exports, "writeNew", fn);
   napi_create_function(env, "lock", NAPI_AUTO_LENGTH, js_lock, NULL, &fn);
   napi_set_named_property(env, exports, "lock", fn);
   napi_create_function(env, "planOpen", NAPI_AUTO_LENGTH, js_plan_open, NULL, &fn);

@@ -24,6 +24,12 @@ export type PlanHandle = { readonly [planBrand]: true };
 
 export interface NativeSys {
   syncfs(path: string): Promise<void>;
+  /**
+   * Create `path` (O_EXCL, O_NOFOLLOW) at 0600 with `chunks`, set `xattrs`,
+   * chown to uid/gid when uid >= 0, chmod to `mode` last; one thread-pool job.
+   * On failure the file is removed.
+   */
+  writeNew(path: string, chunks: readonly Uint8Array[], opts: { mode: number; xattrs?: readonly { name: string; value: Uint8Array }[]; uid?: number; gid?: number }): Promise<void>;
   /** Non-blocking OFD lock (flock where unsupported); kind 0 unlock, 1 shared, 2 exclusive. false: held by another. */
   lock(fd: number, kind: 0 | 1 | 2): boolean;
   planOpen(objectsDir: string): PlanHandle;

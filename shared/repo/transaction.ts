@@ -13,6 +13,7 @@ import {
 } from '../objects/index.js';
 import { faultPoint, syncFilesystem } from './atomic-fs.js';
 import { lockRepo, type RepoLock } from './lock.js';
+import { nativeSys } from '../native/sys.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
@@ -161,6 +162,18 @@ export class Transaction {
 
   private async writeContentFile(path: string, header: FileHeader, payload: Uint8Array): Promise<void> {
     const isLink = (header.mode & S_IFMT) === S_IFLNK;
+    const native = nativeSys();
+    // With the native helper, a regular file (or a bare-user symlink, which is
+    // stored as a file) is written, labelled and chmod'ed in one job.
+    if (native && this.repo.mode === 'bare-user') {
+      const body = isLink ? Buffer.from(`${header.symlinkTarget}\0`, 'utf8') : payload;
+      await native.writeNew(path, [body], { mode: isLink ? 0o644 : (header.mode & 0o775) | 0o400, xattrs: [{ name: OSTREEMETA_XATTR, value: encodeDirmeta(header) }] });
+      return;
+    }
+    if (native && this.repo.mode === 'bare' && !isLink) {
+      await native.writeNew(path, [payload], { mode: header.mode & 0o7777, xattrs: header.xattrs, uid: header.uid, gid: header.gid });
+      return;
+    }
     switch (this.repo.mode) {
       case 'archive': {
         const compressed = isLink ? new Uint8Array(0) : await deflatePayload(payload);
@@ -278,6 +291,8 @@ export class Transaction {
  * (bench/pull.ts). The mode is re-applied when the umask would mask it.
  */
 async function writeNew(path: string, chunks: Uint8Array[], mode: number): Promise<void> {
+  const native = nativeSys();
+  if (native) return native.writeNew(path, chunks, { mode });
   // Plain fds, not FileHandle objects: measurably less main-thread time per object.
   const fd = await openFd(path, 'wx', mode);
   try {

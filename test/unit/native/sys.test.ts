@@ -1,9 +1,10 @@
-// The native helpers (native/ots_sys.c), built by `npm ci`: syncfs and
-// checkout plans, against the real kernel in a temp dir.
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+// The native helpers (native/ots_sys.c), built by `npm ci`: syncfs, writeNew
+// and checkout plans, against the real kernel in a temp dir.
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nativeSys, type NativeSys, type PlanResult } from '../../../shared/native/sys.js';
+import { readXattrSync } from '../../../shared/repo/xattr-io.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
 function sys(): NativeSys {
@@ -36,6 +37,25 @@ describe('native helpers', () => {
     const t = makeTmpDir();
     await sys().syncfs(t);
     await expect(sys().syncfs(join(t, 'missing'))).rejects.toMatchObject({ errno: -2, syscall: 'syncfs', path: join(t, 'missing') });
+  });
+
+  it('writeNew creates a file with its bytes, xattrs and final mode, never replaces one, and leaves nothing when it fails', async () => {
+    const t = makeTmpDir();
+    const native = sys();
+    const p = join(t, 'obj');
+    await native.writeNew(p, [Buffer.from('he'), new Uint8Array([108, 108, 111])], { mode: 0o4755, xattrs: [{ name: 'user.ostreemeta', value: Buffer.from([1, 2, 3]) }] });
+    expect(readFileSync(p, 'utf8')).toBe('hello');
+    expect(statSync(p).mode & 0o7777).toBe(0o4755);
+    expect([...readXattrSync(p, 'user.ostreemeta') ?? []]).toEqual([1, 2, 3]);
+    await expect(native.writeNew(p, [Buffer.from('x')], { mode: 0o644 })).rejects.toMatchObject({ errno: -17, syscall: 'open', path: p });
+    expect(readFileSync(p, 'utf8')).toBe('hello');
+    symlinkSync(join(t, 'elsewhere'), join(t, 'link'));
+    await expect(native.writeNew(join(t, 'link'), [Buffer.from('x')], { mode: 0o644 })).rejects.toMatchObject({ errno: -17 });
+    expect(existsSync(join(t, 'elsewhere'))).toBe(false);
+    // An xattr the kernel refuses (no namespace): the half-written file is removed.
+    await expect(native.writeNew(join(t, 'bad'), [Buffer.from('x')], { mode: 0o644, xattrs: [{ name: 'nonamespace', value: Buffer.from('v') }] }))
+      .rejects.toMatchObject({ syscall: 'fsetxattr' });
+    expect(existsSync(join(t, 'bad'))).toBe(false);
   });
 
   it('a plan makes directories, hardlinks, symlinks and modes in order, across chunks', async () => {
