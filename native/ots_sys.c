@@ -19,6 +19,11 @@
 //     `mode` — last, so setuid bits only ever appear on complete content. One
 //     thread-pool job instead of five round trips; a failure removes the file.
 //
+//   lxattrs(path) -> {name, value}[];  lsetxattr(path, name, value)
+//     A symlink's own extended attributes (llistxattr/lgetxattr/lsetxattr),
+//     which ostree commits and checks out (e.g. security.selinux on links).
+//     Synchronous: microseconds, on paths the caller already walks.
+//
 //   planOpen(objectsDir) -> handle; planPush(handle, chunk); planFinish(handle, abort) -> Promise<result>
 //     A checkout plan: mkdir/link/chmod operations computed by TypeScript,
 //     executed in order on one native thread while the main thread keeps
@@ -334,6 +339,78 @@ static napi_value js_write_new(napi_env env, napi_callback_info info) {
   CHECK(napi_create_async_work(env, NULL, name, write_execute, write_complete, j, &j->work));
   CHECK(napi_queue_async_work(env, j->work));
   return promise;
+}
+
+// ---- symlink xattrs -----------------------------------------------------------
+
+static napi_value js_lxattrs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *path = get_string(env, argv[0], NULL);
+  if (path == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lxattrs(path): path must be a string");
+    return NULL;
+  }
+  CHECK(napi_create_array(env, &result));
+  ssize_t len = llistxattr(path, NULL, 0);
+  char *names = NULL;
+  for (int attempt = 0; len > 0 && attempt < 4; attempt++) {
+    free(names);
+    names = malloc((size_t)len);
+    if (names == NULL) break;
+    ssize_t got = llistxattr(path, names, (size_t)len);
+    if (got >= 0) { len = got; break; }
+    if (errno != ERANGE) { len = -1; break; }
+    len = llistxattr(path, NULL, 0);  // grew meanwhile
+  }
+  if (len < 0) {
+    int e = errno;
+    free(names);
+    if (e == ENOTSUP) { free(path); return result; }
+    napi_throw(env, errno_error(env, e, "llistxattr", path));
+    free(path);
+    return NULL;
+  }
+  uint32_t i = 0;
+  for (ssize_t off = 0; names != NULL && off < len; off += (ssize_t)strlen(names + off) + 1) {
+    const char *name = names + off;
+    ssize_t vlen = lgetxattr(path, name, NULL, 0);
+    void *buf = NULL;
+    napi_value entry, n, v;
+    if (vlen < 0) continue;  // removed meanwhile
+    if (napi_create_buffer(env, (size_t)vlen, &buf, &v) != napi_ok) break;
+    if (vlen > 0 && lgetxattr(path, name, buf, (size_t)vlen) != vlen) continue;
+    napi_create_object(env, &entry);
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n);
+    napi_set_named_property(env, entry, "name", n);
+    napi_set_named_property(env, entry, "value", v);
+    napi_set_element(env, result, i++, entry);
+  }
+  free(names);
+  free(path);
+  return result;
+}
+
+static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  struct iovec value;
+  napi_ref ref = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *path = argc >= 3 ? get_string(env, argv[0], NULL) : NULL;
+  char *name = argc >= 3 ? get_string(env, argv[1], NULL) : NULL;
+  if (path == NULL || name == NULL || get_bytes(env, argv[2], &value, &ref) != 0) {
+    free(path);
+    free(name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lsetxattr(path, name, value: Uint8Array)");
+    return NULL;
+  }
+  if (lsetxattr(path, name, value.iov_base, value.iov_len, 0) != 0) napi_throw(env, errno_error(env, errno, "lsetxattr", path));
+  napi_delete_reference(env, ref);
+  free(path);
+  free(name);
+  return NULL;
 }
 
 // ---- checkout plans -------------------------------------------------------
@@ -692,6 +769,10 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "syncfs", fn);
   napi_create_function(env, "writeNew", NAPI_AUTO_LENGTH, js_write_new, NULL, &fn);
   napi_set_named_property(env, exports, "writeNew", fn);
+  napi_create_function(env, "lxattrs", NAPI_AUTO_LENGTH, js_lxattrs, NULL, &fn);
+  napi_set_named_property(env, exports, "lxattrs", fn);
+  napi_create_function(env, "lsetxattr", NAPI_AUTO_LENGTH, js_lsetxattr, NULL, &fn);
+  napi_set_named_property(env, exports, "lsetxattr", fn);
   napi_create_function(env, "lock", NAPI_AUTO_LENGTH, js_lock, NULL, &fn);
   napi_set_named_property(env, exports, "lock", fn);
   napi_create_function(env, "planOpen", NAPI_AUTO_LENGTH, js_plan_open, NULL, &fn);

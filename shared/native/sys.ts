@@ -30,6 +30,10 @@ export interface NativeSys {
    * On failure the file is removed.
    */
   writeNew(path: string, chunks: readonly Uint8Array[], opts: { mode: number; xattrs?: readonly { name: string; value: Uint8Array }[]; uid?: number; gid?: number }): Promise<void>;
+  /** A symlink's own xattrs (llistxattr/lgetxattr), in listing order; [] where unsupported. */
+  lxattrs(path: string): { name: string; value: Uint8Array }[];
+  /** Set an xattr on a symlink itself (lsetxattr). */
+  lsetxattr(path: string, name: string, value: Uint8Array): void;
   /** Non-blocking OFD lock (flock where unsupported); kind 0 unlock, 1 shared, 2 exclusive. false: held by another. */
   lock(fd: number, kind: 0 | 1 | 2): boolean;
   planOpen(objectsDir: string): PlanHandle;

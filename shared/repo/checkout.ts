@@ -12,7 +12,7 @@ import { S_IFLNK, S_IFMT, parseChecksum, validateFilename, type Checksum, type F
 import { nativeSys, type NativeError, type NativeSys, type PlanResult } from '../native/sys.js';
 import { Limiter } from './limiter.js';
 import type { Repo } from './repo.js';
-import { writeXattr, writeXattrSync } from './xattr-io.js';
+import { writeSymlinkXattrsSync, writeXattr, writeXattrSync } from './xattr-io.js';
 
 export interface CheckoutOptions {
   /** Write into an existing tree, replacing files (--union). */
@@ -289,7 +289,10 @@ class Checkout {
   private async maybeSymlink(header: FileHeader, path: string): Promise<boolean> {
     if ((header.mode & S_IFMT) !== S_IFLNK) return false;
     await symlink(header.symlinkTarget, path);
-    if (!this.userMode) await lchown(path, header.uid, header.gid);
+    if (!this.userMode) {
+      writeSymlinkXattrsSync(path, header.xattrs);
+      await lchown(path, header.uid, header.gid);
+    }
     return true;
   }
 

@@ -15,7 +15,7 @@ import { writeFileAtomic } from './atomic-fs.js';
 import { KeyFile } from './keyfile.js';
 import { parseRepoMode, repoModeConfigName, type RepoMode } from './repo-mode.js';
 import { validateRefName, validateRemoteName } from './refs.js';
-import { OSTREEMETA_XATTR, readXattr, readXattrSync, readXattrs } from './xattr-io.js';
+import { OSTREEMETA_XATTR, readSymlinkXattrsSync, readXattr, readXattrSync, readXattrs } from './xattr-io.js';
 import { inflatePayload } from './deflate.js';
 
 /** A content object read into memory. */
@@ -221,7 +221,8 @@ export class Repo {
       return { header: { ...meta, symlinkTarget: '' }, size: st.size };
     }
     if (st.isSymbolicLink()) {
-      return { header: { uid: st.uid, gid: st.gid, mode: st.mode, xattrs: [], symlinkTarget: await readlink(path) }, size: 0 };
+      const xattrs = this.mode === 'bare' ? readSymlinkXattrsSync(path) : [];
+      return { header: { uid: st.uid, gid: st.gid, mode: st.mode, xattrs, symlinkTarget: await readlink(path) }, size: 0 };
     }
     const xattrs = this.mode === 'bare-user-only' ? [] : await readXattrs(path);
     const mode = this.mode === 'bare-user-only' ? S_IFREG | (st.mode & 0o7777) : st.mode;

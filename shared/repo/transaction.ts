@@ -16,7 +16,7 @@ import { lockRepo, type RepoLock } from './lock.js';
 import { nativeSys } from '../native/sys.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
-import { OSTREEMETA_XATTR, writeXattr } from './xattr-io.js';
+import { OSTREEMETA_XATTR, writeSymlinkXattrsSync, writeXattr } from './xattr-io.js';
 import { expireTmpDownloads, orphanedStagingDirs, removeDir, stagedObjects, stagingDirName, verifyStagedObject } from './adopt-staging.js';
 
 /** A ref update applied when the transaction commits. */
@@ -195,6 +195,7 @@ export class Transaction {
       case 'bare': {
         if (isLink) {
           await symlink(header.symlinkTarget, path);
+          writeSymlinkXattrsSync(path, header.xattrs);
           await lchown(path, header.uid, header.gid);
           return;
         }

@@ -11,7 +11,7 @@ import { S_IFLNK, S_IFMT, S_IFREG, encodeDirmeta, encodeFileHeader, type Checksu
 import { Limiter } from './limiter.js';
 import { MutableTree } from './mtree.js';
 import type { Transaction } from './transaction.js';
-import { readXattrsSync } from './xattr-io.js';
+import { readSymlinkXattrsSync, readXattrsSync } from './xattr-io.js';
 import { writeLargeContent } from './large-content.js';
 
 /** How file metadata is recorded (ostree commit's --owner-uid, --canonical-permissions, --no-xattrs). */
@@ -85,8 +85,7 @@ export class DirectoryImporter {
   private async writeFile(path: string, st: Stats): Promise<Checksum> {
     const base = recordedMeta(st, this.mod);
     if (st.isSymbolicLink()) {
-      // xattrs of symlinks are not read: fs-xattr would follow the link (see README).
-      const header: FileHeader = { ...base, mode: S_IFLNK | 0o777, xattrs: [], symlinkTarget: readlinkSync(path) };
+      const header: FileHeader = { ...base, mode: S_IFLNK | 0o777, xattrs: this.mod.noXattrs ? [] : readSymlinkXattrsSync(path), symlinkTarget: readlinkSync(path) };
       return this.tx.writeContent(header, new Uint8Array(0));
     }
     const header: FileHeader = { ...base, mode: S_IFREG | (base.mode & 0o7777), xattrs: this.mod.noXattrs ? [] : readXattrsSync(path), symlinkTarget: '' };

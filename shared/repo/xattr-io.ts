@@ -1,8 +1,11 @@
 // Extended attributes on real files, through fs-xattr (a small node-gyp
 // addon: get/set/list with raw Buffer values; see README "Dependencies").
-// fs-xattr follows symlinks, so callers never use it on a symlink.
+// fs-xattr follows symlinks, so callers never use it on a symlink: a symlink's
+// own xattrs go through the native helper (l*xattr), as ostree reads and
+// writes them.
 import * as xattr from 'fs-xattr';
-import { isErrno } from '../errors.js';
+import { OtError, isErrno } from '../errors.js';
+import { nativeSys } from '../native/sys.js';
 import type { Xattr } from '../objects/index.js';
 
 /** Name of the bare-user metadata xattr. */
@@ -69,4 +72,19 @@ export function readXattrSync(path: string, name: string): Uint8Array | undefine
 /** Synchronous writeXattr (see readXattrsSync). */
 export function writeXattrSync(path: string, name: string, value: Uint8Array): void {
   xattr.setAttributeSync(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+}
+
+/** A symlink's own xattrs, sorted by name; [] without the native helper (then they are not preserved). */
+export function readSymlinkXattrsSync(path: string): Xattr[] {
+  const native = nativeSys();
+  if (!native) return [];
+  return native.lxattrs(path).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((x) => ({ name: x.name, value: new Uint8Array(x.value) }));
+}
+
+/** Set xattrs on a symlink itself. Throws ERR_UNSUPPORTED without the native helper when there are any. */
+export function writeSymlinkXattrsSync(path: string, xattrs: readonly Xattr[]): void {
+  if (xattrs.length === 0) return;
+  const native = nativeSys();
+  if (!native) throw new OtError('ERR_UNSUPPORTED', `Cannot set xattrs on symlink ${path} without the native helper`, { path, hint: 'run npm ci with make and g++ installed' });
+  for (const x of xattrs) native.lsetxattr(path, x.name, x.value);
 }
