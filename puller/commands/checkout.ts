@@ -17,7 +17,7 @@ export const checkout: Command = async (ctx, argv) => {
   const dest = positionals[1] ?? rev;
   const csum = await repo.resolveRev(rev);
   const stats = await checkoutCommit(repo, csum, dest, {
-    union: values.union, hardlink: values['require-hardlinks'], userMode: values['user-mode'], subpath: values.subpath,
+    union: values.union, hardlink: values['require-hardlinks'], requireHardlinks: values['require-hardlinks'], userMode: values['user-mode'], subpath: values.subpath,
   });
   if (values.json) ctx.io.out(JSON.stringify({ commit: csum, dest, ...stats }));
   return 0;

@@ -19,6 +19,8 @@ export interface CheckoutOptions {
   union?: boolean;
   /** Hardlink files from the repo instead of copying (-H); bare and bare-user-only, or bare-user with userMode. */
   hardlink?: boolean;
+  /** Fail instead of copying when a hardlink is refused (ostree checkout -H); deploys fall back to copies. */
+  requireHardlinks?: boolean;
   /** Do not change ownership or set xattrs (-U); the default when not running as root. */
   userMode?: boolean;
   /** Check out only this subpath of the commit (--subpath). */
@@ -169,18 +171,24 @@ class Checkout {
       res = await native.planFinish(plan, !walked);
     }
     if (res.error) throw planError(res.error);
+    const refused = res.copies[0];
+    if (refused) this.refusedLink(refused[0]);
     for (const [path, meta] of dirMetas) {
       if (!this.userMode) for (const x of meta.xattrs) writeXattrSync(path, x.name, x.value);
     }
-    // Links refused (another filesystem, too many links): copies, in a directory made writable meanwhile.
-    for (const [dest, src] of res.copies) {
-      const dir = dirname(dest);
+    // Links refused (another filesystem, too many links): copies, per directory,
+    // which is made writable meanwhile and gets its mode back once all are done.
+    const byDir = new Map<string, [string, string][]>();
+    for (const c of res.copies) {
+      const dir = dirname(c[0]);
+      byDir.set(dir, [...(byDir.get(dir) ?? []), c]);
+    }
+    for (const [dir, copies] of byDir) {
       const meta = dirMetas.get(dir);
       chmodSync(dir, 0o700);
-      this.pending.push(this.limiter.run(async () => {
-        this.stats.files++;
+      this.pending.push(Promise.all(copies.map(([dest, src]) => this.limiter.run(async () => {
         await this.copy(parseChecksum(`${src.slice(0, 2)}${src.slice(3, 65)}`), dest);
-      }).finally(() => { if (meta) chmodSync(dir, meta.mode & 0o7777); }));
+      }))).then(() => undefined).finally(() => { if (meta) chmodSync(dir, meta.mode & 0o7777); }));
     }
   }
 
@@ -245,9 +253,19 @@ class Checkout {
       linkSync(`${this.objectsDir}/${csum.slice(0, 2)}/${csum.slice(2)}.file`, name);
       return true;
     } catch (err: unknown) {
-      if (isErrno(err, 'EXDEV') || isErrno(err, 'EMLINK')) return false;
+      if (isErrno(err, 'EXDEV') || isErrno(err, 'EMLINK')) return this.refusedLink(name, err);
       throw err;
     }
+  }
+
+  /** A refused hardlink: false (copy instead), or an error under requireHardlinks. */
+  private refusedLink(path: string, cause?: unknown): false {
+    if (!this.opts.requireHardlinks) return false;
+    const why = isErrno(cause, 'EXDEV') ? 'repository and destination are on different filesystems'
+      : isErrno(cause, 'EMLINK') ? 'too many links to the object' : 'another filesystem, or too many links to the object';
+    throw new OtError('ERR_UNSUPPORTED', `Hardlinking ${path} failed: ${why}`, {
+      path, cause, hint: 'check out to the filesystem holding the repository, or drop -H to allow copies',
+    });
   }
 
   private async file(csum: Checksum, path: string): Promise<void> {
@@ -256,6 +274,7 @@ class Checkout {
     if (this.opts.hardlink && this.repo.symlinkAsFileSync(csum) === undefined) {
       await link(this.repo.objectPath(csum, 'file'), path).catch(async (err: unknown) => {
         if (!isErrno(err, 'EXDEV') && !isErrno(err, 'EMLINK')) throw err;
+        this.refusedLink(path, err);
         await this.copy(csum, path);
       });
       return;

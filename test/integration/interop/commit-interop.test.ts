@@ -2,12 +2,14 @@
 // by ots is fsck'ed, checked out and read by ostree; a tree committed by
 // ostree is read, checked out and fsck'ed by ots; identical input gives
 // identical objects and commit checksums.
-import { lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { nativeSys } from '../../../shared/native/sys.js';
+import type { Checksum } from '../../../shared/objects/index.js';
+import { Repo, checkoutCommit } from '../../../shared/repo/index.js';
 import { diffTrees } from '../../helpers/compare-trees.js';
-import { OTS_BIN, ostree, ots, runOk } from '../../helpers/run.js';
+import { OTS_BIN, ostree, ots, otsRun, run, runOk } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
@@ -109,6 +111,23 @@ describe.each([['native plan', {}], ['portable walk', { OTS_NO_NATIVE: '1' }]] a
     };
     walk(join(t, 'ours'));
     expect(files).toBeGreaterThan(5);
+  });
+
+  it('-H fails on another filesystem, as ostree does; a deploy-style hardlink checkout copies instead', async () => {
+    const t = makeTmpDir();
+    const shm = mkdtempSync('/dev/shm/ots-test-');
+    onTestFinished(() => rmSync(shm, { recursive: true, force: true }));
+    expect(statSync(shm).dev, 'needs /dev/shm on another filesystem than the temp dir').not.toBe(statSync(t).dev);
+    makeSampleTree(join(t, 'src'));
+    await ostree('init', `--repo=${join(shm, 'repo')}`, '--mode=bare-user');
+    const csum = (await ostree('commit', `--repo=${join(shm, 'repo')}`, ...COMMIT_ARGS, join(t, 'src'))).trim();
+    const strict = await otsRun([`--repo=${join(shm, 'repo')}`, 'checkout', '-U', '-H', csum, join(t, 'linked')], { env });
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/Hardlinking \S+ failed: (repository and destination are on different filesystems|another filesystem)/);
+    expect((await run('ostree', ['checkout', `--repo=${join(shm, 'repo')}`, '-U', '-H', csum, join(t, 'theirs')])).code).not.toBe(0);
+    // What admin deploy asks for: hardlinks where possible, copies where refused (in this process: the native plan).
+    await checkoutCommit(await Repo.open(join(shm, 'repo')), csum as Checksum, join(t, 'copied'), { hardlink: true, userMode: true });
+    expect(diffTrees(join(t, 'src'), join(t, 'copied'), { modeMask: 0o777, dirModes: true })).toEqual([]);
   });
 });
 
