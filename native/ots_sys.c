@@ -88,6 +88,17 @@ static napi_value errno_error(napi_env env, int err, const char *syscall, const 
   return error;
 }
 
+// Queue `data` as a thread-pool job; the promise its complete callback settles through *deferred.
+static napi_value queue_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete,
+                            void *data, napi_deferred *deferred, napi_async_work *work) {
+  napi_value promise, resource_name;
+  CHECK(napi_create_promise(env, deferred, &promise));
+  CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name));
+  CHECK(napi_create_async_work(env, NULL, resource_name, execute, complete, data, work));
+  CHECK(napi_queue_async_work(env, *work));
+  return promise;
+}
+
 // ---- syncfs ---------------------------------------------------------------
 
 typedef struct {
@@ -125,7 +136,7 @@ static void syncfs_complete(napi_env env, napi_status status, void *data) {
 
 static napi_value js_syncfs(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1], promise, name;
+  napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   SyncfsJob *job = calloc(1, sizeof *job);
   if (job == NULL || (job->path = get_string(env, argv[0], NULL)) == NULL) {
@@ -133,11 +144,7 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "syncfs(path): path must be a string");
     return NULL;
   }
-  CHECK(napi_create_promise(env, &job->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "ots_syncfs", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
-  return promise;
+  return queue_job(env, "ots_syncfs", syncfs_execute, syncfs_complete, job, &job->deferred, &job->work);
 }
 
 // ---- locks ------------------------------------------------------------------
@@ -288,7 +295,7 @@ static int32_t get_int_prop(napi_env env, napi_value obj, const char *name, int3
 
 static napi_value js_write_new(napi_env env, napi_callback_info info) {
   size_t argc = 3;
-  napi_value argv[3], promise, name, xattrs;
+  napi_value argv[3], xattrs;
   uint32_t n = 0;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   WriteJob *j = calloc(1, sizeof *j);
@@ -334,11 +341,7 @@ static napi_value js_write_new(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  CHECK(napi_create_promise(env, &j->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "ots_write_new", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, write_execute, write_complete, j, &j->work));
-  CHECK(napi_queue_async_work(env, j->work));
-  return promise;
+  return queue_job(env, "ots_write_new", write_execute, write_complete, j, &j->deferred, &j->work);
 }
 
 // ---- symlink xattrs -----------------------------------------------------------
@@ -739,7 +742,7 @@ static void plan_finish_complete(napi_env env, napi_status status, void *data) {
 
 static napi_value js_plan_finish(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], promise, name;
+  napi_value argv[2];
   bool abort_plan = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Plan *p = get_plan(env, argv[0]);
@@ -756,11 +759,7 @@ static napi_value js_plan_finish(napi_env env, napi_callback_info info) {
   pthread_cond_signal(&p->cond);
   pthread_mutex_unlock(&p->lock);
   CHECK(napi_create_reference(env, argv[0], 1, &p->self_ref));
-  CHECK(napi_create_promise(env, &p->deferred, &promise));
-  CHECK(napi_create_string_utf8(env, "ots_plan_finish", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, plan_finish_execute, plan_finish_complete, p, &p->work));
-  CHECK(napi_queue_async_work(env, p->work));
-  return promise;
+  return queue_job(env, "ots_plan_finish", plan_finish_execute, plan_finish_complete, p, &p->deferred, &p->work);
 }
 
 NAPI_MODULE_INIT() {
