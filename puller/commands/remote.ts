@@ -9,7 +9,7 @@ import { needArgs, openRepo, parseCommand, type Command, type CommandContext } f
 import { Fetcher } from '../fetch/fetcher.js';
 import { jsonValue } from '../format-commit.js';
 
-const USAGE = 'ots --repo=PATH remote (add [--no-gpg-verify] [--gpg-import=FILE] [--sign-verify=ed25519=inline:KEY] [--if-not-exists] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME | gpg-import NAME -k FILE)';
+const USAGE = 'ots [--repo=PATH | --sysroot=PATH] remote (add [--no-gpg-verify] [--gpg-import=FILE] [--sign-verify=ed25519=inline:KEY] [--if-not-exists | --force] [--contenturl=URL] [--collection-id=ID] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME | gpg-import NAME -k FILE)';
 
 export const remote: Command = async (ctx, argv) => {
   const [sub, ...rest] = argv;
@@ -26,19 +26,24 @@ export const remote: Command = async (ctx, argv) => {
 
 async function add(ctx: CommandContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    'no-gpg-verify': { type: 'boolean' }, 'if-not-exists': { type: 'boolean' }, set: { type: 'string', multiple: true },
+    'no-gpg-verify': { type: 'boolean' }, 'if-not-exists': { type: 'boolean' }, force: { type: 'boolean' }, set: { type: 'string', multiple: true },
     'gpg-import': { type: 'string', multiple: true }, 'sign-verify': { type: 'string', multiple: true },
+    contenturl: { type: 'string' }, 'collection-id': { type: 'string' }, sysroot: { type: 'string' },
   }, USAGE);
   needArgs(positionals, 2, USAGE);
   const [name, url, ...branches] = positionals as [string, string, ...string[]];
   validateRemoteName(name);
-  const repo = await openRepo(ctx, values.repo);
+  // --sysroot=PATH names the system repo PATH/ostree/repo, as in ostree (it overrides --repo).
+  const repo = await openRepo(ctx, values.sysroot !== undefined ? join(values.sysroot, 'ostree/repo') : values.repo);
   const g = remoteGroup(name);
   if (repo.config.hasGroup(g)) {
     if (values['if-not-exists']) return 0;
-    throw new OtError('ERR_CONFLICT', `Remote ${name} already exists`, { hint: 'use --if-not-exists, or delete it first' });
+    if (!values.force) throw new OtError('ERR_CONFLICT', `Remote ${name} already exists`, { hint: 'use --if-not-exists or --force, or delete it first' });
+    repo.config.removeGroup(g);
   }
   repo.config.set(g, 'url', url);
+  if (values.contenturl !== undefined) repo.config.set(g, 'contenturl', values.contenturl);
+  if (values['collection-id'] !== undefined) repo.config.set(g, 'collection-id', values['collection-id']);
   if (branches.length > 0) repo.config.set(g, 'branches', `${branches.join(';')};`);
   if (values['no-gpg-verify']) repo.config.set(g, 'gpg-verify', 'false');
   for (const kv of values.set ?? []) {

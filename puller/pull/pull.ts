@@ -68,13 +68,22 @@ export interface PullResult {
 export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], opts: PullOptions): Promise<PullResult> {
   const policy = await SignaturePolicy.load(repo.path, remote, { globalGpgDir: opts.globalGpgDir });
   const started = Date.now();
-  const fetcher = new Fetcher(remote.url, { connections: opts.maxConcurrency, headers: opts.headers, retries: opts.retries, stallTimeoutMs: opts.stallTimeoutMs });
+  const fetcherOpts = { connections: opts.maxConcurrency, headers: opts.headers, retries: opts.retries, stallTimeoutMs: opts.stallTimeoutMs };
+  const fetcher = new Fetcher(remote.url, fetcherOpts);
+  // contenturl (as in ostree): objects and deltas come from there; config, summary, refs and commitmeta from url.
+  const contentUrl = remote.options.contenturl;
+  if (contentUrl?.startsWith('mirrorlist=')) {
+    await fetcher.close();
+    throw new OtError('ERR_UNSUPPORTED', `contenturl=${contentUrl} of remote ${remote.name}: mirrorlists are not supported`, { hint: 'set contenturl to one http(s) URL' });
+  }
+  const content = contentUrl ? new Fetcher(contentUrl, fetcherOpts) : fetcher;
   try {
-    const p = new Pull(repo, remote, fetcher, opts, policy);
+    const p = new Pull(repo, remote, fetcher, content, opts, policy);
     const refs = await p.run(specs.length > 0 || opts.mirror ? specs : remote.branches);
-    return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: fetcher.bytes, requests: fetcher.requests, seconds: (Date.now() - started) / 1000, adopted: p.adopted };
+    return { refs, metadataFetched: p.metadataFetched, contentFetched: p.contentFetched, bytes: p.bytes, requests: p.requests, seconds: (Date.now() - started) / 1000, adopted: p.adopted };
   } finally {
     await fetcher.close();
+    if (content !== fetcher) await content.close();
   }
 }
 
@@ -89,8 +98,15 @@ class Pull {
   /** The summary exactly as served (a mirror republishes these bytes). */
   private summaryBytes: Uint8Array | null = null;
 
+  get bytes(): number { return this.fetcher.bytes + (this.content === this.fetcher ? 0 : this.content.bytes); }
+  get requests(): number { return this.fetcher.requests + (this.content === this.fetcher ? 0 : this.content.requests); }
+
   constructor(
-    private readonly repo: Repo, private readonly remote: RemoteConfig, private readonly fetcher: Fetcher,
+    private readonly repo: Repo, private readonly remote: RemoteConfig,
+    /** config, summary, refs, commitmeta: the remote's url. */
+    private readonly fetcher: Fetcher,
+    /** objects and deltas: contenturl, else the same fetcher. */
+    private readonly content: Fetcher,
     private readonly opts: PullOptions, private readonly policy: SignaturePolicy,
   ) {
     this.scheduler = new Scheduler(opts.maxConcurrency);
@@ -126,7 +142,7 @@ class Pull {
     }
     if (this.opts.mirror) {
       const sig = (await this.fetcher.fetchBytes('summary.sig', { maxSize: MAX_METADATA_SIZE, optional: true })).body;
-      const stats = await mirrorExtras(this.repo, this.fetcher, this.summaryBytes, sig, summary, targets.map((t) => t.checksum));
+      const stats = await mirrorExtras(this.repo, this.content, this.summaryBytes, sig, summary, targets.map((t) => t.checksum));
       this.emit({ type: 'mirror', ...stats });
     }
     return targets.map((t) => ({ ref: t.ref, checksum: t.checksum }));
@@ -137,7 +153,7 @@ class Pull {
   }
 
   private progress(): void {
-    this.emit({ type: 'progress', metadata: this.metadataFetched, content: this.contentFetched, queued: this.seen.size, bytes: this.fetcher.bytes, requests: this.fetcher.requests });
+    this.emit({ type: 'progress', metadata: this.metadataFetched, content: this.contentFetched, queued: this.seen.size, bytes: this.bytes, requests: this.requests });
   }
 
   private async fetchSummary(): Promise<Summary | null> {
@@ -188,12 +204,12 @@ class Pull {
     // A commit already here and complete needs no delta; a partial one (interrupted pull) still uses it.
     if (this.tx.hasObjectSync(t.checksum, 'commit') && !(await this.repo.isCommitPartial(t.checksum))) return;
     if (from !== null && !this.repo.hasObjectSync(from, 'commit')) from = null;
-    const choice = await findDelta(this.fetcher, summary, from, t.checksum, MAX_METADATA_SIZE);
+    const choice = await findDelta(this.content, summary, from, t.checksum, MAX_METADATA_SIZE);
     if (choice === null) {
       if (this.opts.requireStaticDeltas) throw new OtError('ERR_OBJECT_NOT_FOUND', `No static delta to ${t.checksum}${from ? ` from ${from}` : ''} on remote "${this.remote.name}"`, { hint: 'drop --require-static-deltas' });
       return;
     }
-    const { sb, commitBytes, commit, detached } = await fetchSuperblock(this.fetcher, choice, MAX_METADATA_SIZE);
+    const { sb, commitBytes, commit, detached } = await fetchSuperblock(this.content, choice, MAX_METADATA_SIZE);
     checkRefBinding(t.checksum, commit, t.ref);
     let meta = detached;
     if (meta === null) meta = (await this.fetcher.fetchBytes(objectPath(t.checksum, 'commitmeta'), { maxSize: MAX_METADATA_SIZE, optional: true })).body;
@@ -202,7 +218,7 @@ class Pull {
     await this.tx.writeMetadata('commit', commitBytes, t.checksum);
     this.metadataFetched++;
     for (const f of sb.fallbacks) if (f.type === 'file') this.needContent(f.checksum);
-    const { written, failed } = await applyParts({ tx: this.tx, fetcher: this.fetcher }, choice, sb);
+    const { written, failed } = await applyParts({ tx: this.tx, fetcher: this.content }, choice, sb);
     this.emit({ type: 'delta', name: choice.name, dir: choice.dir, parts: sb.parts.length, objects: written, failedParts: failed });
   }
 
@@ -223,10 +239,10 @@ class Pull {
       commit = verifyMetadata('commit', csum, commitBytes, this.repo.objectPath(csum, 'commit')) as Commit;
     } else {
       const path = objectPath(csum, 'commit');
-      const res = await this.fetcher.fetchBytes(path, { maxSize: sizeHint !== undefined && sizeHint > 0 && sizeHint < MAX_METADATA_SIZE ? Math.max(sizeHint, 1024) : MAX_METADATA_SIZE, optional: ref === null });
+      const res = await this.content.fetchBytes(path, { maxSize: sizeHint !== undefined && sizeHint > 0 && sizeHint < MAX_METADATA_SIZE ? Math.max(sizeHint, 1024) : MAX_METADATA_SIZE, optional: ref === null });
       if (res.body === null) return; // a missing parent commit ends the history walk
       commitBytes = res.body;
-      commit = verifyMetadata('commit', csum, commitBytes, this.fetcher.urlOf(path)) as Commit;
+      commit = verifyMetadata('commit', csum, commitBytes, this.content.urlOf(path)) as Commit;
     }
     if (ref !== null) checkRefBinding(csum, commit, ref);
     // Signatures are checked before the commit or its detached metadata is staged.
@@ -259,8 +275,8 @@ class Pull {
     if (this.tx.hasObjectSync(csum, 'dirmeta')) return;
     this.scheduler.addMeta(async () => {
       const path = objectPath(csum, 'dirmeta');
-      const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
-      verifyMetadata('dirmeta', csum, res.body ?? new Uint8Array(0), this.fetcher.urlOf(path));
+      const res = await this.content.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
+      verifyMetadata('dirmeta', csum, res.body ?? new Uint8Array(0), this.content.urlOf(path));
       await this.tx.writeMetadata('dirmeta', res.body ?? new Uint8Array(0), csum);
       this.metadataFetched++;
     });
@@ -274,8 +290,8 @@ class Pull {
         tree = decodeDirtree(await this.tx.readStaged(csum, 'dirtree'));
       } else {
         const path = objectPath(csum, 'dirtree');
-        const res = await this.fetcher.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
-        tree = verifyMetadata('dirtree', csum, res.body ?? new Uint8Array(0), this.fetcher.urlOf(path)) as Dirtree;
+        const res = await this.content.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });
+        tree = verifyMetadata('dirtree', csum, res.body ?? new Uint8Array(0), this.content.urlOf(path)) as Dirtree;
         await this.tx.writeMetadata('dirtree', res.body ?? new Uint8Array(0), csum);
         this.metadataFetched++;
         this.progress();
@@ -308,8 +324,8 @@ class Pull {
     if (this.tx.hasObjectSync(csum, 'file')) return;
     this.scheduler.addContent(async () => {
       const path = objectPath(csum, 'file');
-      const url = this.fetcher.urlOf(path);
-      const res = await this.fetcher.fetchBytes(path, {
+      const url = this.content.urlOf(path);
+      const res = await this.content.fetchBytes(path, {
         maxSize: MAX_CONTENT_SIZE, spill: { threshold: SPILL_THRESHOLD, path: () => join(this.tx.stagingDir, tmpName('fetch')) },
       });
       if (res.file) {

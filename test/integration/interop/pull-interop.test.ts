@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
-import { ostree, ots } from '../../helpers/run.js';
+import { ostree, ots, run } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
 import { startNginx, startOtsServer } from '../../helpers/servers.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -103,7 +103,45 @@ describe('remote verbs', () => {
     expect(await ots(`--repo=${client}`, 'remote', 'refs', 'o')).toBe('o:os/main\n');
     // ostree reads the remote we wrote.
     expect(await ostree('remote', 'show-url', `--repo=${client}`, 'o')).toBe(`${srv.url}\n`);
+    // --force replaces, as ostree's does; --if-not-exists keeps.
+    await ots(`--repo=${client}`, 'remote', 'add', '--if-not-exists', '--no-gpg-verify', 'o', 'http://127.0.0.1:9/');
+    expect(await ots(`--repo=${client}`, 'remote', 'show-url', 'o')).toBe(`${srv.url}\n`);
+    await ots(`--repo=${client}`, 'remote', 'add', '--force', '--no-gpg-verify', '--collection-id=org.example.Os', 'o', 'http://127.0.0.1:9/');
+    expect(await ostree('remote', 'show-url', `--repo=${client}`, 'o')).toBe('http://127.0.0.1:9/\n');
+    expect(await ostree('config', `--repo=${client}`, 'get', '--group=remote "o"', 'collection-id')).toBe('org.example.Os\n');
     await ots(`--repo=${client}`, 'remote', 'delete', 'o');
     expect(await ots(`--repo=${client}`, 'remote', 'list')).toBe('');
+  });
+
+  it('contenturl: objects and deltas come from it, config, summary and refs from url — as stock ostree pulls them', async () => {
+    const t = makeTmpDir();
+    const commits = await makeSource(t, 'ostree', 2);
+    await ostree('static-delta', 'generate', `--repo=${join(t, 'src-repo')}`, `--from=${commits[0] as string}`, `--to=${commits[1] as string}`);
+    await ostree('summary', `--repo=${join(t, 'src-repo')}`, '-u');
+    // The "metadata" server has everything but objects and deltas; the "content" server has all.
+    await run('cp', ['-a', join(t, 'src-repo'), join(t, 'meta-repo')]);
+    for (const d of ['objects', 'deltas']) await run('sh', ['-c', `rm -rf ${join(t, 'meta-repo', d)}/*`]);
+    const meta = await startNginx(join(t, 'meta-repo'), join(t, 'nginx-meta'));
+    const content = await startNginx(join(t, 'src-repo'), join(t, 'nginx-content'));
+    const probes = content.accessLog().length; // the helper's readiness probe
+    try {
+      for (const who of ['ots', 'ostree'] as const) {
+        const client = join(t, `client-${who}`);
+        const r = tool(who, client);
+        await r('init', '--mode=bare-user');
+        await r('remote', 'add', '--no-gpg-verify', `--contenturl=${content.url}`, 'o', meta.url);
+        await r('pull', 'o', `os/main@${commits[0] as string}`);
+        await r('pull', 'o', 'os/main'); // through the delta
+        await ostree('fsck', `--repo=${client}`);
+        expect(await ostree('rev-parse', `--repo=${client}`, 'o:os/main')).toBe(`${commits[1] as string}\n`);
+      }
+      const fetched = (log: string[]) => log.filter((l) => / 200 /.test(l)).map((l) => /"GET \/(\S+)/.exec(l)?.[1] ?? '');
+      expect(fetched(meta.accessLog()).filter((p) => p.startsWith('objects/') && !p.endsWith('.commitmeta'))).toEqual([]);
+      expect(fetched(content.accessLog()).some((p) => p.startsWith('deltas/'))).toBe(true);
+      expect(fetched(content.accessLog().slice(probes)).filter((p) => p === 'summary' || p === 'config' || p.startsWith('refs/'))).toEqual([]);
+    } finally {
+      await meta.stop();
+      await content.stop();
+    }
   });
 });
