@@ -111,6 +111,10 @@ describe('remote verbs', () => {
     expect(await ostree('config', `--repo=${client}`, 'get', '--group=remote "o"', 'collection-id')).toBe('org.example.Os\n');
     await ots(`--repo=${client}`, 'remote', 'delete', 'o');
     expect(await ots(`--repo=${client}`, 'remote', 'list')).toBe('');
+    // --sysroot=S names S/ostree/repo.
+    await ots('admin', 'init-fs', join(t, 'sysroot'));
+    await ots('remote', 'add', `--sysroot=${join(t, 'sysroot')}`, '--no-gpg-verify', 'os', srv.url);
+    expect(await ostree('remote', 'show-url', `--repo=${join(t, 'sysroot/ostree/repo')}`, 'os')).toBe(`${srv.url}\n`);
   });
 
   it('contenturl: objects and deltas come from it, config, summary and refs from url — as stock ostree pulls them', async () => {
