@@ -9,7 +9,7 @@ import { needArgs, openRepo, parseCommand, type Command, type CommandContext } f
 import { Fetcher } from '../fetch/fetcher.js';
 import { jsonValue } from '../format-commit.js';
 
-const USAGE = 'ots [--repo=PATH | --sysroot=PATH] remote (add [--no-gpg-verify] [--gpg-import=FILE] [--sign-verify=ed25519=inline:KEY] [--if-not-exists | --force] [--contenturl=URL] [--collection-id=ID] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME | gpg-import NAME -k FILE)';
+const USAGE = 'ots --repo=PATH remote (add [--sysroot=PATH] [--no-gpg-verify] [--gpg-import=FILE] [--sign-verify=ed25519=inline:KEY] [--if-not-exists | --force] [--contenturl=URL] [--collection-id=ID] [--set=K=V] NAME URL [BRANCH...] | delete NAME | list [-u] | show-url NAME | refs NAME | summary NAME | gpg-import NAME -k FILE)';
 
 export const remote: Command = async (ctx, argv) => {
   const [sub, ...rest] = argv;
