@@ -2,9 +2,10 @@
 // shared while a transaction writes objects, exclusive while objects are
 // deleted (prune). Stock ostree and ots therefore exclude each other: a prune
 // by either never removes objects a running pull or commit of the other needs.
-// A busy lock is retried until core.lock-timeout-secs (default 300; -1 waits
-// forever); core.locking=false disables locking, as in ostree. Without the
-// native helper (see shared/native/sys.ts) there is no lock.
+// A busy lock is retried until core.lock-timeout-secs (default 30, as in ostree
+// 2022.7, our referee; upstream main has 300; -1 waits forever);
+// core.locking=false disables locking, as in ostree. Without the native helper
+// (see shared/native/sys.ts) there is no lock.
 import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +24,7 @@ const POLL_MS = 50;
 export async function lockRepo(repo: Repo, kind: LockKind): Promise<RepoLock> {
   if (repo.config.get('core', 'locking') === 'false') return NO_LOCK;
   return lockFile(join(repo.path, '.lock'), kind, {
-    timeoutSecs: Number(repo.config.get('core', 'lock-timeout-secs') ?? '300'),
+    timeoutSecs: Number(repo.config.get('core', 'lock-timeout-secs') ?? '30'),
     what: `repo ${kind}`,
     hint: 'wait for the other ostree/ots process (a prune, pull or commit) to finish, or raise core.lock-timeout-secs',
   });
