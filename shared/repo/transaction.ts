@@ -47,9 +47,14 @@ export class Transaction {
       throw err;
     }
     const tx = new Transaction(repo, dir, lock);
-    if (opts.adoptOrphans) await tx.adoptOrphans();
-    else for (const old of await orphanedStagingDirs(repo, dir)) await removeDir(old); // reclaim space of dead transactions
-    await expireTmpDownloads(repo);
+    try {
+      if (opts.adoptOrphans) await tx.adoptOrphans();
+      else for (const old of await orphanedStagingDirs(repo, dir)) await removeDir(old); // reclaim space of dead transactions
+      await expireTmpDownloads(repo);
+    } catch (err: unknown) {
+      await tx.abort();
+      throw err;
+    }
     return tx;
   }
 
