@@ -114,6 +114,21 @@ describe('ots admin deploy', () => {
     expect(readFileSync(join(S, `boot/ostree/testos-${bootcsum}/vmlinuz-6.1.0`), 'utf8')).toBe('KERNEL');
   });
 
+  it('without the native helpers (OTS_NO_NATIVE=1) the deployment is the same: portable checkout, sync -f, no locks', async () => {
+    const t = makeTmpDir();
+    const { url, commits } = await source(t, 1);
+    const S = join(t, 'sysroot');
+    await sysroot(S, url, 'ots');
+    const r = await otsRun(['admin', 'deploy', `--sysroot=${S}`, '--os=testos', '--karg=root=LABEL=root', commits[0] as string], { env: { OTS_NO_NATIVE: '1' } });
+    expect(r.code, r.stderr).toBe(0);
+    const dep = join(S, 'ostree/deploy/testos/deploy', `${commits[0]}.0`);
+    await ostree('checkout', `--repo=${S}/ostree/repo`, commits[0] as string, join(t, 'co'));
+    expect(diffTrees(join(t, 'co'), dep, { ownership: true, dirModes: true }).filter((d) => !d.startsWith('etc'))).toEqual([]);
+    expect(lstatSync(join(dep, 'usr/bin/sh')).nlink).toBeGreaterThan(1);
+    expect(statusIds(await ostree('admin', 'status', `--sysroot=${S}`))).toEqual([`${commits[0]}.0`]);
+    await ostree('fsck', `--repo=${S}/ostree/repo`);
+  });
+
   it('gives the same /boot and /ostree trees as stock ostree admin deploy of the same commits', async () => {
     const t = makeTmpDir();
     const { url, commits } = await source(t, 3);
