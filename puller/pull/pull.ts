@@ -137,7 +137,8 @@ class Pull {
     }
     await this.tx.commit(targets.map((t) => ({ name: t.ref, checksum: t.checksum, remote: this.opts.mirror ? null : this.remote.name })));
     for (const t of targets) {
-      await rm(join(this.repo.path, 'state', `${t.checksum}.commitpartial`), { force: true });
+      // A metadata-only pull leaves the commit partial (its tree is not here), as ostree does.
+      if (!this.opts.commitMetadataOnly) await rm(join(this.repo.path, 'state', `${t.checksum}.commitpartial`), { force: true });
       this.emit({ type: 'done', ref: t.ref, checksum: t.checksum });
     }
     if (this.opts.mirror) {

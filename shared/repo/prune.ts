@@ -111,7 +111,7 @@ function markCommit(repo: Repo, start: Checksum, depth: number, reachable: Loose
     reachable.commit.add(csum);
     const commit = repo.loadCommitSync(csum);
     const partial = repo.isCommitPartialSync(csum);
-    markTree(repo, commit.rootDirtree, commit.rootDirmeta, csum, partial, reachable);
+    markTree(repo, commit.rootDirtree, commit.rootDirmeta, csum, partial, reachable, true);
     if (left === 0) return;
     if (left > 0) left--;
     csum = commit.parent;
@@ -119,10 +119,14 @@ function markCommit(repo: Repo, start: Checksum, depth: number, reachable: Loose
 }
 
 /** Synchronous: a few thousand small reads, cheaper than as many thread-pool round trips (deploy runs this). */
-function markTree(repo: Repo, tree: Checksum, meta: Checksum, commit: Checksum, partial: boolean, reachable: LooseObjects): void {
-  reachable.dirmeta.add(meta);
-  if (reachable.dirtree.has(tree)) return;
-  reachable.dirtree.add(tree);
+function markTree(repo: Repo, tree: Checksum, meta: Checksum, commit: Checksum, partial: boolean, reachable: LooseObjects, root = false): void {
+  // As ostree's traversal: a subdirectory's dirmeta is kept even when its tree is
+  // missing, but a partial commit whose root tree is missing keeps nothing of it.
+  if (!root) reachable.dirmeta.add(meta);
+  if (reachable.dirtree.has(tree)) {
+    reachable.dirmeta.add(meta);
+    return;
+  }
   let dt: Dirtree;
   try {
     dt = repo.loadDirtreeSync(tree);
@@ -133,6 +137,8 @@ function markTree(repo: Repo, tree: Checksum, meta: Checksum, commit: Checksum, 
       checksum: tree, objectType: 'dirtree', cause: err, hint: 'run ots fsck; pull the commit again to complete it',
     });
   }
+  reachable.dirmeta.add(meta);
+  reachable.dirtree.add(tree);
   for (const f of dt.files) reachable.file.add(f.checksum);
   for (const d of dt.dirs) markTree(repo, d.dirtree, d.dirmeta, commit, partial, reachable);
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { nativeSys } from '../../../shared/native/sys.js';
 import { ostree, ots, otsRun, run } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
+import { startOtsServer } from '../../helpers/servers.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
 function objectFiles(repo: string): string[] {
@@ -62,6 +63,29 @@ describe.each(['archive', 'bare-user'])('ots prune, %s', (mode) => {
       expect(existsSync(join(repo, 'objects', commits[0]!.slice(0, 2), `${commits[0]!.slice(2)}.commit`))).toBe(false);
     }
     expect(existsSync(join(repo, 'objects', commits[2]!.slice(0, 2), `${commits[2]!.slice(2)}.commit`))).toBe(true);
+  });
+});
+
+describe('ots prune with partial commits', () => {
+  it('keeps a commit pulled metadata-only (its missing tree is not an error) and agrees with ostree prune', async () => {
+    const t = makeTmpDir();
+    const { repo, commits } = await repoWithHistory(t, 'archive');
+    const srv = await startOtsServer(repo);
+    const client = join(t, 'client');
+    await ots(`--repo=${client}`, 'init', '--mode=archive');
+    await ots(`--repo=${client}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
+    await ots(`--repo=${client}`, 'pull', 'o', `main@${commits[1] as string}`);
+    await ots(`--repo=${client}`, 'pull', '--commit-metadata-only', 'o', 'main');
+    expect(existsSync(join(client, 'state', `${commits[2] as string}.commitpartial`))).toBe(true);
+    const theirs = join(t, 'theirs');
+    await copyRepo(client, theirs);
+    const flags = ['--refs-only', '--depth=0'];
+    const ours = await ots(`--repo=${client}`, 'prune', ...flags);
+    const stock = await ostree('prune', `--repo=${theirs}`, ...flags);
+    expect(objectFiles(client)).toEqual(objectFiles(theirs));
+    expect(ours).toBe(stock);
+    expect(existsSync(join(client, 'objects', commits[2]!.slice(0, 2), `${commits[2]!.slice(2)}.commit`))).toBe(true);
+    await ostree('fsck', `--repo=${client}`);
   });
 });
 
