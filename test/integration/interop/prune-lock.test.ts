@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nativeSys } from '../../../shared/native/sys.js';
 import { ostree, ots, otsRun, run } from '../../helpers/run.js';
+import { diffTrees } from '../../helpers/compare-trees.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
 import { startOtsServer } from '../../helpers/servers.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -86,6 +87,11 @@ describe('ots prune with partial commits', () => {
     expect(ours).toBe(stock);
     expect(existsSync(join(client, 'objects', commits[2]!.slice(0, 2), `${commits[2]!.slice(2)}.commit`))).toBe(true);
     await ostree('fsck', `--repo=${client}`);
+    // A full pull afterwards completes the commit (it was not taken for complete).
+    await ots(`--repo=${client}`, 'pull', 'o', 'main');
+    expect(existsSync(join(client, 'state', `${commits[2] as string}.commitpartial`))).toBe(false);
+    await ostree('checkout', `--repo=${client}`, 'o:main', join(t, 'co'));
+    expect(diffTrees(join(t, 'src2'), join(t, 'co'), { modeMask: 0o777 })).toEqual([]);
   });
 });
 
