@@ -91,6 +91,8 @@ class Pull {
   metadataFetched = 0;
   contentFetched = 0;
   adopted = 0;
+  /** Parent commits this pull went into because of --depth: complete at the end, like the targets. */
+  private readonly depthCommits = new Set<Checksum>();
   /** Objects requested or known present in this pull, by "type:checksum". */
   private readonly seen = new Set<string>();
   private readonly scheduler: Scheduler;
@@ -136,11 +138,12 @@ class Pull {
       throw err;
     }
     await this.tx.commit(targets.map((t) => ({ name: t.ref, checksum: t.checksum, remote: this.opts.mirror ? null : this.remote.name })));
-    for (const t of targets) {
-      // A metadata-only pull leaves the commit partial (its tree is not here), as ostree does.
-      if (!this.opts.commitMetadataOnly) await rm(join(this.repo.path, 'state', `${t.checksum}.commitpartial`), { force: true });
-      this.emit({ type: 'done', ref: t.ref, checksum: t.checksum });
+    // A metadata-only pull leaves its commits partial (their trees are not here), as ostree does;
+    // otherwise the targets and the parents fetched for --depth are now complete.
+    if (!this.opts.commitMetadataOnly) {
+      for (const c of [...targets.map((t) => t.checksum), ...this.depthCommits]) await rm(join(this.repo.path, 'state', `${c}.commitpartial`), { force: true });
     }
+    for (const t of targets) this.emit({ type: 'done', ref: t.ref, checksum: t.checksum });
     if (this.opts.mirror) {
       const sig = (await this.fetcher.fetchBytes('summary.sig', { maxSize: MAX_METADATA_SIZE, optional: true })).body;
       const stats = await mirrorExtras(this.repo, this.content, this.summaryBytes, sig, summary, targets.map((t) => t.checksum));
@@ -253,7 +256,10 @@ class Pull {
       await this.tx.writeMetadata('commit', commitBytes, csum);
       this.metadataFetched++;
     }
-    if (ref === null) await this.markPartial(csum);
+    if (ref === null) {
+      await this.markPartial(csum);
+      this.depthCommits.add(csum);
+    }
     if (commit.parent !== null && depth !== 0) {
       const parent = commit.parent;
       this.scheduler.addMeta(() => this.fetchCommit(parent, null, depth - 1));

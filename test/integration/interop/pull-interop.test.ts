@@ -1,6 +1,7 @@
 // Serve and pull, both ways: stock ostree pulls from ots-server; ots pulls
 // from nginx and from ots-server; every client repo passes real ostree fsck
 // and checks out to the source tree; an update fetches only changed objects.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diffTrees } from '../../helpers/compare-trees.js';
@@ -84,6 +85,8 @@ describe.each(['archive', 'bare-user'] as const)('into %s', (mode) => {
     await ots(`--repo=${client}`, 'init', `--mode=${mode}`);
     await ots(`--repo=${client}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
     await ots(`--repo=${client}`, 'pull', '--depth=-1', 'o', 'os/main');
+    // The parent came whole too: no commit is left marked partial, so fsck checks both trees.
+    expect(readdirSync(join(client, 'state')).filter((n) => n.endsWith('.commitpartial'))).toEqual([]);
     await ostree('fsck', `--repo=${client}`);
     const log = await ostree('log', `--repo=${client}`, 'o:os/main');
     for (const c of commits) expect(log).toContain(c);
