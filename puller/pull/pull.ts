@@ -202,7 +202,8 @@ class Pull {
 
   /** Use a static delta for target `t` when one applies (bare targets only, as ostree). */
   private async tryDelta(t: { ref: string; checksum: Checksum }, summary: Summary | null): Promise<void> {
-    if (this.opts.disableStaticDeltas || this.repo.isArchive) return;
+    // Not for archive targets, nor for a metadata-only pull (ostree disables them there too).
+    if (this.opts.disableStaticDeltas || this.opts.commitMetadataOnly || this.repo.isArchive) return;
     let from = await this.repo.readRef(t.ref, this.remote.name);
     if (from === t.checksum) return;
     // A commit already here and complete needs no delta; a partial one (interrupted pull) still uses it.

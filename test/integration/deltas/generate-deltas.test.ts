@@ -266,6 +266,25 @@ describe('a part interrupted mid-download', () => {
   });
 });
 
+describe('a metadata-only pull', () => {
+  it('uses no static delta (as ostree, which disables them there) and leaves the commit partial', async () => {
+    const t = makeTmpDir();
+    const { src, a, b } = await deltaRepo(t, (tree) => writeFileSync(join(tree, 'usr/lib/noise.bin'), noise(300_000, 4242)));
+    const srv = await startOtsServer(src);
+    const c = await otsClient(t, srv.url, a);
+    const deltaRequests = async () => [...(await (await fetch(`${srv.url}/metrics`)).text()).matchAll(/ots_http_requests_total\{class="delta",status="\d+"\} (\d+)/g)]
+      .reduce((n, m) => n + Number(m[1]), 0);
+    const before = await deltaRequests();
+    await ots(`--repo=${c}`, 'pull', '--commit-metadata-only', 'o', 'os');
+    expect(await deltaRequests()).toBe(before);
+    expect(readdirSync(join(c, 'state'))).toContain(`${b}.commitpartial`);
+    expect(await ots(`--repo=${c}`, 'rev-parse', 'o:os')).toBe(`${b}\n`);
+    // The ref already names the commit, so the full pull that follows completes it object by object (as ostree).
+    expect(await pullUpdate(c, b)).toEqual([]);
+    expect(readdirSync(join(c, 'state')).filter((n) => n.endsWith('.commitpartial'))).toEqual([]);
+  });
+});
+
 describe('a part whose connection drops mid-body', () => {
   it('is resumed by the retry with a Range request', async () => {
     const t = makeTmpDir();
