@@ -91,6 +91,8 @@ class Pull {
   metadataFetched = 0;
   contentFetched = 0;
   adopted = 0;
+  /** Targets already stored with their whole tree before this pull: not re-scanned, as in ostree. */
+  private readonly completeAtStart = new Set<Checksum>();
   /** Parent commits this pull went into because of --depth: complete at the end, like the targets. */
   private readonly depthCommits = new Set<Checksum>();
   /** Objects requested or known present in this pull, by "type:checksum". */
@@ -128,7 +130,10 @@ class Pull {
     this.tx = await Transaction.begin(this.repo, { adoptOrphans: true });
     this.adopted = this.tx.adopted;
     try {
-      for (const t of targets) await this.markPartial(t.checksum);
+      // A target stored whole needs no scan; any other is marked partial first, so an
+      // interrupted pull leaves it partial and the rerun scans its tree.
+      for (const t of targets) if (this.isComplete(t.checksum)) this.completeAtStart.add(t.checksum);
+      for (const t of targets) if (!this.completeAtStart.has(t.checksum)) await this.markPartial(t.checksum);
       for (const t of targets) await this.tryDelta(t, summary);
       for (const t of targets) this.scheduler.addMeta(() => this.fetchCommit(t.checksum, t.ref, this.opts.depth, t.commitSize));
       await this.scheduler.idle();
@@ -227,6 +232,11 @@ class Pull {
     this.emit({ type: 'delta', name: choice.name, dir: choice.dir, parts: sb.parts.length, objects: written, failedParts: failed });
   }
 
+  /** The commit and its whole tree are stored (no commitpartial marker). */
+  private isComplete(csum: Checksum): boolean {
+    return this.repo.hasObjectSync(csum, 'commit') && !this.repo.isCommitPartialSync(csum);
+  }
+
   private async markPartial(commit: Checksum): Promise<void> {
     await mkdir(join(this.repo.path, 'state'), { recursive: true });
     await writeFile(join(this.repo.path, 'state', `${commit}.commitpartial`), '');
@@ -237,7 +247,7 @@ class Pull {
     if (meta.body !== null) verifyMetadata('commitmeta', csum, meta.body, this.fetcher.urlOf(objectPath(csum, 'commitmeta')));
     let commit: Commit;
     let commitBytes: Uint8Array;
-    const complete = (await this.repo.hasObject(csum, 'commit')) && !(await this.repo.isCommitPartial(csum));
+    const complete = ref === null ? this.isComplete(csum) : this.completeAtStart.has(csum);
     const local = this.tx.hasObjectSync(csum, 'commit');
     if (local) {
       commitBytes = await this.tx.readStaged(csum, 'commit');
@@ -257,7 +267,7 @@ class Pull {
       await this.tx.writeMetadata('commit', commitBytes, csum);
       this.metadataFetched++;
     }
-    if (ref === null) {
+    if (ref === null && !complete) {
       await this.markPartial(csum);
       this.depthCommits.add(csum);
     }
@@ -265,7 +275,7 @@ class Pull {
       const parent = commit.parent;
       this.scheduler.addMeta(() => this.fetchCommit(parent, null, depth - 1));
     }
-    if (this.opts.commitMetadataOnly || (complete && ref !== null)) return;
+    if (this.opts.commitMetadataOnly || complete) return;
     this.needDirmeta(commit.rootDirmeta);
     this.needDirtree(commit.rootDirtree);
   }
