@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Pool } from 'undici';
+import { Pool } from './undici-pool.js';
 import { OtError } from '../../shared/errors.js';
 import { faultPoint } from '../../shared/repo/index.js';
 import { backoffMs, isRetryable } from './retry.js';
