@@ -331,9 +331,14 @@ export class Repo {
   /** Point a ref at a commit atomically, or delete it (csum null). */
   async writeRef(name: string, csum: Checksum | null, remote: string | null = null): Promise<void> {
     const p = this.refPath(name, remote);
-    if (csum === null) await rm(p, { force: true });
+    if (csum === null) {
+      await rm(p, { force: true });
+      return;
+    }
+    // Unchanged: nothing to write (a no-op pull or deploy must not pay a file + directory fsync per ref).
+    if ((await this.readRef(name, remote).catch(() => null)) === csum) return;
     // The temp file lives in tmp/, never among the refs, so a crash cannot leave a stray "ref".
-    else await writeFileAtomic(p, `${csum}\n`, { tmpDir: join(this.path, 'tmp') });
+    await writeFileAtomic(p, `${csum}\n`, { tmpDir: join(this.path, 'tmp') });
   }
 
   /** All refs under refs/heads and refs/remotes, sorted by (remote, name). */

@@ -261,7 +261,8 @@ export class Transaction {
     try {
       await Promise.all(this.writing.values());
       faultPoint('transaction-before-sync');
-      await syncFilesystem(this.stagingDir);
+      // Nothing staged (a no-op pull): no object to make durable, no syncfs to wait for.
+      if (this.staged.size > 0) await syncFilesystem(this.stagingDir);
       const objectDirs = new Set<string>();
       for (const rel of this.staged) {
         const dir = join(this.repo.path, rel.slice(0, 10));
@@ -269,7 +270,7 @@ export class Transaction {
         renameSync(this.stagedPath(rel), join(this.repo.path, rel));
         faultPoint('transaction-mid-rename');
       }
-      await syncFilesystem(this.repo.path);
+      if (this.staged.size > 0) await syncFilesystem(this.repo.path);
       faultPoint('transaction-before-refs');
       for (const r of refs) await this.repo.writeRef(r.name, r.checksum, r.remote ?? null);
       await rm(this.stagingDir, { recursive: true, force: true });
