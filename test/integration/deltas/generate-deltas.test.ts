@@ -176,11 +176,7 @@ describe('bsdiff', () => {
     await ots(`--repo=${src}`, 'summary', '-u');
     const srv = await startOtsServer(src);
     for (const tool of ['ostree', 'ots'] as const) {
-      const c = join(t, `client-${tool}`);
-      const run = tool === 'ots' ? (...x: string[]) => ots(`--repo=${c}`, ...x) : (...x: string[]) => ostree(`--repo=${c}`, ...x);
-      await run('init', '--mode=bare-user');
-      await run('remote', 'add', '--no-gpg-verify', 'o', srv.url);
-      await run('pull', 'o', `os@${a}`);
+      const { c, run } = await clientAt(t, tool, srv.url, a);
       await run('pull', 'o', 'os');
       await ostree('fsck', `--repo=${c}`);
       expect(await ostree('cat', `--repo=${c}`, b, '/usr/lib/blob.bin').then((s) => s.length)).toBeGreaterThan(0);
@@ -215,6 +211,16 @@ async function otsClient(t: string, url: string, a: string, pullFlags: string[] 
   await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', url);
   await ots(`--repo=${c}`, 'pull', ...pullFlags, 'o', `os@${a}`);
   return c;
+}
+
+/** A bare-user client of `url`, made and pulled to commit `a` by `tool`; `run` runs that tool on it. */
+async function clientAt(t: string, tool: 'ots' | 'ostree', url: string, a: string): Promise<{ c: string; run: (...args: string[]) => Promise<string> }> {
+  const c = join(t, `client-${tool}`);
+  const run = tool === 'ots' ? (...x: string[]) => ots(`--repo=${c}`, ...x) : (...x: string[]) => ostree(`--repo=${c}`, ...x);
+  await run('init', '--mode=bare-user');
+  await run('remote', 'add', '--no-gpg-verify', 'o', url);
+  await run('pull', 'o', `os@${a}`);
+  return { c, run };
 }
 
 /** `ots pull --json o os`: the delta event's failed parts; then the ref moved to `b` and the repo fscks. */
@@ -346,11 +352,7 @@ describe('xz filters', () => {
     else expect(filters).not.toMatch(/--x86/);
     const srv = await startOtsServer(src);
     for (const tool of ['ostree', 'ots'] as const) {
-      const c = join(t, `client-${tool}`);
-      const run = tool === 'ots' ? (...x: string[]) => ots(`--repo=${c}`, ...x) : (...x: string[]) => ostree(`--repo=${c}`, ...x);
-      await run('init', '--mode=bare-user');
-      await run('remote', 'add', '--no-gpg-verify', 'o', srv.url);
-      await run('pull', 'o', `os@${a}`);
+      const { c, run } = await clientAt(t, tool, srv.url, a);
       const before = await objectRequests(srv.url);
       await run('pull', 'o', 'os');
       const after = await objectRequests(srv.url);
