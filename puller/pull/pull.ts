@@ -212,7 +212,7 @@ class Pull {
     let from = await this.repo.readRef(t.ref, this.remote.name);
     if (from === t.checksum) return;
     // A commit already here and complete needs no delta; a partial one (interrupted pull) still uses it.
-    if (this.tx.hasObjectSync(t.checksum, 'commit') && !(await this.repo.isCommitPartial(t.checksum))) return;
+    if (this.completeAtStart.has(t.checksum)) return;
     if (from !== null && !this.repo.hasObjectSync(from, 'commit')) from = null;
     const choice = await findDelta(this.content, summary, from, t.checksum, MAX_METADATA_SIZE);
     if (choice === null) {
