@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { OtError } from '../shared/errors.js';
+import { lazyRequire } from '../shared/lazy-require.js';
 import { ed25519SecretKey, readGpgPrivateKey, type GpgPrivateKey } from '../shared/sign/index.js';
 import type { KeyObject } from 'node:crypto';
 
@@ -21,7 +22,7 @@ export async function loadGpgSigningKey(keyId: string, homedir: string | undefin
   const args = ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...(homedir ? ['--homedir', homedir] : []), '--export-secret-keys', keyId];
   let out: Buffer;
   try {
-    const { execFile } = await import('node:child_process');
+    const { execFile } = lazyRequire<typeof import('node:child_process')>('node:child_process');
     out = (await promisify(execFile)('gpg', args, { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout;
   } catch (err: unknown) {
     throw new OtError('ERR_INVALID_ARGUMENT', `Could not export secret key ${keyId} from ${homedir ?? 'the default GnuPG homedir'}`, {

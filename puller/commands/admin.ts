@@ -1,7 +1,7 @@
 // ots admin: init-fs, os-init, deploy, upgrade, status, undeploy,
 // set-default, rollback, pin, cleanup — the deployment side of the agent,
 // in ostree admin's vocabulary, on the layout stock ostree reads.
-import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno } from '../../shared/errors.js';
 import { Repo, lockFile, parseRefspec, readRemote, remoteConfigs, type RepoLock } from '../../shared/repo/index.js';
@@ -102,7 +102,6 @@ async function osInit(ctx: CommandContext, argv: string[]): Promise<number> {
 async function pickOs(sysroot: Sysroot, flag: string | undefined, list: Deployment[]): Promise<string> {
   if (flag) return flag;
   if (list[0]) return list[0].osname;
-  const { readdir } = await import('node:fs/promises');
   const roots = await readdir(join(sysroot.path, 'ostree/deploy')).catch(() => [] as string[]);
   if (roots.length === 1) return roots[0] as string;
   throw new OtError('ERR_INVALID_ARGUMENT', 'No OS given', { hint: 'pass --os=OSNAME' });

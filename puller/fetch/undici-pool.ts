@@ -4,13 +4,13 @@
 // fleet agent runs most). This does what undici's index.js does for a Pool
 // (the request API mixed into Dispatcher.prototype); if undici ever moves these
 // files, the whole package is loaded instead.
-import { createRequire } from 'node:module';
 import type { Pool as UndiciPool } from 'undici';
+import { lazyRequire } from '../../shared/lazy-require.js';
 
 type PoolClass = typeof UndiciPool;
 
 function loadPool(): PoolClass {
-  const require = createRequire(import.meta.url);
+  const require = lazyRequire;
   try {
     const Pool = require('undici/lib/dispatcher/pool.js') as PoolClass;
     const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };

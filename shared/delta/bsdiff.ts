@@ -3,13 +3,14 @@
 // context-aware, so it cannot run in worker threads: it runs on the main
 // thread while xz compresses finished parts in other processes.
 import { deflateRawSync } from 'node:zlib';
+import { lazyRequire } from '../lazy-require.js';
 
 /**
  * A bsdiff patch from `old` to `neu`, or null when it would not pay (judged by
  * fast deflate sizes, a cheap stand-in for the final xz size).
  */
 export async function bsdiffIfSmaller(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array | null> {
-  const { native } = await import('node-bsdiff');
+  const { native } = lazyRequire<typeof import('node-bsdiff')>('node-bsdiff');
   const chunks: Buffer[] = [];
   native.diff(Buffer.from(old.buffer, old.byteOffset, old.byteLength), Buffer.from(neu.buffer, neu.byteOffset, neu.byteLength), (c) => chunks.push(Buffer.from(c)));
   const patch = Buffer.concat(chunks);

@@ -8,6 +8,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OtError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 import { COMPRESSION_BYTE, splitPartFile, type PartCompression } from './part.js';
 
 /** Decompress a part file's payload, refusing more than `maxSize` bytes of output. */
@@ -22,8 +23,8 @@ export async function decompressPart(file: Uint8Array, maxSize: number): Promise
   let size = 0;
   // Native codecs load on first use: most commands never touch a delta (start-up time).
   const decoder = compression === 'zstd'
-    ? new (await import('zstd-napi')).DecompressStream({ windowLogMax: 27 })
-    : (await import('lzma-native')).default.createDecompressor({ memlimit: 256 * 1024 * 1024 });
+    ? new (lazyRequire<typeof import('zstd-napi')>('zstd-napi')).DecompressStream({ windowLogMax: 27 })
+    : lazyRequire<typeof import('lzma-native')>('lzma-native').createDecompressor({ memlimit: 256 * 1024 * 1024 });
   try {
     await pipeline(Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]), decoder, new Writable({
       write(chunk: Buffer, _e, cb) {
@@ -47,7 +48,7 @@ export async function compressPart(payload: Uint8Array, compression: PartCompres
   if (compression === 'none') body = payload;
   else if (compression === 'xz') body = await xzCompress(payload, opts);
   // zstd level 19: publishing is done once, so trade generation time for size (within ~10% of xz).
-  else body = new Uint8Array((await import('zstd-napi')).compress(payload, { compressionLevel: 19 }));
+  else body = new Uint8Array(lazyRequire<typeof import('zstd-napi')>('zstd-napi').compress(payload, { compressionLevel: 19 }));
   const out = new Uint8Array(body.length + 1);
   out[0] = COMPRESSION_BYTE[compression];
   out.set(body, 1);
@@ -102,7 +103,7 @@ export async function xzCompress(payload: Uint8Array, opts: XzOptions = {}): Pro
   const threads = opts.blockMiB !== undefined ? ['-T0', `--block-size=${opts.blockMiB}MiB`] : ['-T1'];
   const viaTool = await runXz(input, [...filters, ...threads, '--check=crc64']);
   if (viaTool !== null) return viaTool;
-  return new Uint8Array(await (await import('lzma-native')).default.compress(input, { preset: 6 }));
+  return new Uint8Array(await lazyRequire<typeof import('lzma-native')>('lzma-native').compress(input, { preset: 6 }));
 }
 
 /**
@@ -113,7 +114,7 @@ export async function xzCompress(payload: Uint8Array, opts: XzOptions = {}): Pro
  */
 async function runXz(input: Buffer, args: string[], maxOut = Number.MAX_SAFE_INTEGER): Promise<Uint8Array | null> {
   // Loaded on demand: short commands (deploy, checkout) never need child_process.
-  const { spawn } = await import('node:child_process');
+  const { spawn } = lazyRequire<typeof import('node:child_process')>('node:child_process');
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (f: () => void) => { if (!settled) { settled = true; f(); } };

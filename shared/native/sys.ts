@@ -4,8 +4,8 @@
 // portable fallback (no lock, for locks), taken when the addon is missing or
 // OTS_NO_NATIVE=1 (the tests run both).
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { lazyRequire } from '../lazy-require.js';
 
 /** An error from a native call: errno is negative, as in Node's own errors. */
 export interface NativeError extends Error { errno: number; syscall: string; path?: string; op?: string }
@@ -52,7 +52,7 @@ export function nativeSys(): NativeSys | null {
   for (const rel of ['../../native/build/Release/ots_sys.node', '../../../native/build/Release/ots_sys.node']) {
     const path = fileURLToPath(new URL(rel, import.meta.url));
     if (!existsSync(path)) continue;
-    loaded = createRequire(import.meta.url)(path) as NativeSys;
+    loaded = lazyRequire<NativeSys>(path);
     break;
   }
   return loaded;

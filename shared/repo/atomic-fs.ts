@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OtError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 import { nativeSys } from '../native/sys.js';
 
 /** A random name for a temporary file. */
@@ -75,6 +76,6 @@ export async function syncFilesystem(path: string): Promise<void> {
 
 /** `sync -f PATH`, loaded on demand: child_process is not needed when the native helper is there. */
 async function syncCommand(path: string): Promise<void> {
-  const { execFile } = await import('node:child_process');
+  const { execFile } = lazyRequire<typeof import('node:child_process')>('node:child_process');
   await new Promise<void>((resolve, reject) => execFile('sync', ['-f', path], (err) => (err ? reject(err) : resolve())));
 }

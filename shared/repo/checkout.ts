@@ -31,9 +31,6 @@ export interface CheckoutStats { files: number; dirs: number }
 
 const STREAM_ABOVE = 8 * 1024 * 1024;
 
-const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
-const EUID = process.geteuid?.() ?? -1;
-const EGID = process.getegid?.() ?? -1;
 
 /** Check out commit `csum` into `dest`. Throws ERR_UNSAFE_PATH, ERR_CONFLICT, ERR_OBJECT_NOT_FOUND. */
 export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
@@ -68,13 +65,16 @@ class Checkout {
   private readonly limiter = new Limiter(16);
   private readonly pending: Promise<void>[] = [];
   private readonly userMode: boolean;
+  // Read per checkout, not at module load (`ots` starts from a V8 snapshot made by another process).
+  private readonly euid = process.geteuid?.() ?? -1;
+  private readonly egid = process.getegid?.() ?? -1;
   private ownerIsOurs = false;
   private readonly objectsDir: string;
   /** A tree has a handful of distinct dirmetas shared by hundreds of directories. */
   private readonly dirmetas = new Map<Checksum, FileMeta>();
 
   constructor(private readonly repo: Repo, private readonly opts: CheckoutOptions) {
-    this.userMode = opts.userMode ?? !IS_ROOT;
+    this.userMode = opts.userMode ?? process.getuid?.() !== 0;
     this.objectsDir = join(repo.path, 'objects');
     if (opts.hardlink && (repo.isArchive || (repo.mode === 'bare-user' && !this.userMode))) {
       throw new OtError('ERR_UNSUPPORTED', `Hardlink checkouts from a ${repo.mode} repository need ${repo.isArchive ? 'a bare repository' : '--user-mode (-U)'}`);
@@ -216,7 +216,7 @@ class Checkout {
       validateFilename(d.name, path);
       this.walkPlan(d.dirtree, d.dirmeta, `${path}/${d.name}`, root, emit, dirMetas);
     }
-    const chown = !this.userMode && (path === root || !this.ownerIsOurs || meta.uid !== EUID || meta.gid !== EGID);
+    const chown = !this.userMode && (path === root || !this.ownerIsOurs || meta.uid !== this.euid || meta.gid !== this.egid);
     emit(`M\0${path}\0${(meta.mode & 0o7777).toString(8)}\0${chown ? meta.uid : -1}\0${chown ? meta.gid : -1}\0`);
   }
 
@@ -242,7 +242,7 @@ class Checkout {
   private applyMetaSync(path: string, meta: FileMeta, isRoot: boolean): void {
     if (!this.userMode) {
       for (const x of meta.xattrs) writeXattrSync(path, x.name, x.value);
-      if (isRoot || !this.ownerIsOurs || meta.uid !== EUID || meta.gid !== EGID) chownSync(path, meta.uid, meta.gid);
+      if (isRoot || !this.ownerIsOurs || meta.uid !== this.euid || meta.gid !== this.egid) chownSync(path, meta.uid, meta.gid);
     }
     chmodSync(path, meta.mode & 0o7777);
   }

@@ -304,7 +304,7 @@ async function writeNew(path: string, chunks: Uint8Array[], mode: number): Promi
   const fd = await openFd(path, 'wx', mode);
   try {
     for (const c of chunks) if (c.length > 0) await writeFd(fd, c);
-    if ((mode & UMASK) !== 0) await fchmodFd(fd, mode);
+    if ((mode & umask()) !== 0) await fchmodFd(fd, mode);
   } finally {
     await closeFd(fd);
   }
@@ -325,4 +325,9 @@ function writeFd(fd: number, data: Uint8Array): Promise<void> {
   });
 }
 
-const UMASK = process.umask();
+/** Read when first needed, not at module load (`ots` starts from a V8 snapshot made by another process). */
+let umaskValue: number | undefined;
+function umask(): number {
+  umaskValue ??= process.umask();
+  return umaskValue;
+}

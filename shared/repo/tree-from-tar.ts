@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Header as TarHeader } from 'tar-stream';
 import { OtError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 import { S_IFDIR, S_IFLNK, S_IFREG, encodeDirmeta, encodeFileHeader, type Checksum, type FileHeader, type Xattr } from '../objects/index.js';
 import { tmpName } from './atomic-fs.js';
 import { writeLargeContent } from './large-content.js';
@@ -27,7 +28,7 @@ function paxXattrs(h: TarHeader): Xattr[] {
 /** Import the tar stream into `tree`. Throws ERR_UNSAFE_PATH, ERR_UNSUPPORTED, ERR_BAD_FORMAT. */
 export async function importTar(tx: Transaction, tree: MutableTree, input: Readable, mod: CommitModifier): Promise<void> {
   const byPath = new Map<string, Checksum>();
-  const { extract } = await import('tar-stream'); // loaded only for tar commits (start-up time)
+  const { extract } = lazyRequire<typeof import('tar-stream')>('tar-stream'); // loaded only for tar commits (start-up time)
   const ex = extract();
   const done = new Promise<void>((resolve, reject) => { ex.on('finish', resolve); ex.on('error', reject); input.on('error', reject); });
   input.pipe(ex);

@@ -3,10 +3,15 @@
 // fs-xattr follows symlinks, so callers never use it on a symlink: a symlink's
 // own xattrs go through the native helper (l*xattr), as ostree reads and
 // writes them.
-import * as xattr from 'fs-xattr';
+import type * as FsXattr from 'fs-xattr';
 import { OtError, isErrno } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 import { nativeSys } from '../native/sys.js';
 import type { Xattr } from '../objects/index.js';
+
+/** fs-xattr, loaded on first use (start-up time of commands that never touch xattrs). */
+let fsXattr: typeof FsXattr | undefined;
+const xattr = (): typeof FsXattr => (fsXattr ??= lazyRequire<typeof FsXattr>('fs-xattr'));
 
 /** Name of the bare-user metadata xattr. */
 export const OSTREEMETA_XATTR = 'user.ostreemeta';
@@ -15,7 +20,7 @@ export const OSTREEMETA_XATTR = 'user.ostreemeta';
 export async function readXattrs(path: string, opts: { skip?: (name: string) => boolean } = {}): Promise<Xattr[]> {
   let names: string[];
   try {
-    names = await xattr.listAttributes(path);
+    names = await xattr().listAttributes(path);
   } catch (err: unknown) {
     if (isErrno(err, 'ENOTSUP') || isErrno(err, 'EOPNOTSUPP')) return [];
     throw err;
@@ -23,7 +28,7 @@ export async function readXattrs(path: string, opts: { skip?: (name: string) => 
   const out: Xattr[] = [];
   for (const name of names.sort()) {
     if (opts.skip?.(name)) continue;
-    out.push({ name, value: new Uint8Array(await xattr.getAttribute(path, name)) });
+    out.push({ name, value: new Uint8Array(await xattr().getAttribute(path, name)) });
   }
   return out;
 }
@@ -31,7 +36,7 @@ export async function readXattrs(path: string, opts: { skip?: (name: string) => 
 /** Read one xattr, or undefined when absent. */
 export async function readXattr(path: string, name: string): Promise<Uint8Array | undefined> {
   try {
-    return new Uint8Array(await xattr.getAttribute(path, name));
+    return new Uint8Array(await xattr().getAttribute(path, name));
   } catch (err: unknown) {
     if (isErrno(err, 'ENODATA') || isErrno(err, 'ENOATTR')) return undefined;
     throw err;
@@ -40,7 +45,7 @@ export async function readXattr(path: string, name: string): Promise<Uint8Array 
 
 /** Set one xattr. */
 export async function writeXattr(path: string, name: string, value: Uint8Array): Promise<void> {
-  await xattr.setAttribute(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  await xattr().setAttribute(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
 }
 
 /**
@@ -51,18 +56,18 @@ export async function writeXattr(path: string, name: string, value: Uint8Array):
 export function readXattrsSync(path: string): Xattr[] {
   let names: string[];
   try {
-    names = xattr.listAttributesSync(path);
+    names = xattr().listAttributesSync(path);
   } catch (err: unknown) {
     if (isErrno(err, 'ENOTSUP') || isErrno(err, 'EOPNOTSUPP')) return [];
     throw err;
   }
-  return names.sort().map((name) => ({ name, value: new Uint8Array(xattr.getAttributeSync(path, name)) }));
+  return names.sort().map((name) => ({ name, value: new Uint8Array(xattr().getAttributeSync(path, name)) }));
 }
 
 /** Synchronous readXattr (see readXattrsSync). */
 export function readXattrSync(path: string, name: string): Uint8Array | undefined {
   try {
-    return new Uint8Array(xattr.getAttributeSync(path, name));
+    return new Uint8Array(xattr().getAttributeSync(path, name));
   } catch (err: unknown) {
     if (isErrno(err, 'ENODATA') || isErrno(err, 'ENOATTR')) return undefined;
     throw err;
@@ -71,7 +76,7 @@ export function readXattrSync(path: string, name: string): Uint8Array | undefine
 
 /** Synchronous writeXattr (see readXattrsSync). */
 export function writeXattrSync(path: string, name: string, value: Uint8Array): void {
-  xattr.setAttributeSync(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  xattr().setAttributeSync(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
 }
 
 /** A symlink's own xattrs, sorted by name; [] without the native helper (then they are not preserved). */

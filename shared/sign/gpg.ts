@@ -3,8 +3,9 @@
 import type * as openpgp from 'openpgp';
 
 /** openpgp.js, loaded on first use: ~20 ms of start-up that pulls without GPG verification never need. */
-const pgp = (): Promise<typeof openpgp> => import('openpgp');
+const pgp = async (): Promise<typeof openpgp> => lazyRequire<typeof openpgp>('openpgp');
 import { OtError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 
 export type GpgPublicKey = openpgp.Key;
 export type GpgPrivateKey = openpgp.PrivateKey;
