@@ -5,7 +5,7 @@
 // Run: npm run build && npx tsx bench/commit.ts [runs]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { OTS, ROOTFS, median, prepare, printTable, sh, timed, type Timed } from './lib.js';
+import { OTS, ROOTFS, median, prepare, printTable, sh, timed, type Timed, TMP } from './lib.js';
 
 const runs = Number(process.argv[2] ?? 3);
 prepare();
@@ -18,12 +18,12 @@ for (const mode of ['archive', 'bare-user']) {
   const sums = new Set<string>();
   for (let i = 0; i < runs; i++) {
     for (const tool of ['ots', 'ostree'] as const) {
-      const dir = mkdtempSync('/var/tmp/ots-bench-repo-');
+      const dir = mkdtempSync(`${TMP}/ots-bench-repo-`);
       const repo = join(dir, 'repo');
       const args = ['commit', '-b', 'os/x86_64', '-s', 'bench', '--timestamp=@1700000000', tree];
       if (tool === 'ots') {
-        sh(process.execPath, [OTS, `--repo=${repo}`, 'init', `--mode=${mode}`]);
-        res.ots.push(timed(process.execPath, [OTS, `--repo=${repo}`, ...args]));
+        sh(OTS, [`--repo=${repo}`, 'init', `--mode=${mode}`]);
+        res.ots.push(timed(OTS, [`--repo=${repo}`, ...args]));
       } else {
         sh('ostree', ['init', `--repo=${repo}`, `--mode=${mode}`]);
         res.ostree.push(timed('ostree', [`--repo=${repo}`, ...args]));

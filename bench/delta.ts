@@ -6,11 +6,11 @@
 // Run: npm run build && npx tsx bench/delta.ts     (stock generation takes minutes)
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { OTS, ROOTFS, prepare, printTable, sh, timed, timedTree } from './lib.js';
+import { OTS, ROOTFS, prepare, printTable, sh, timed, timedTree, TMP } from './lib.js';
 import { startNginx } from './nginx.js';
 
 prepare();
-const work = mkdtempSync('/var/tmp/ots-bench-delta-');
+const work = mkdtempSync(`${TMP}/ots-bench-delta-`);
 const dirSize = (d: string): number => readdirSync(d, { recursive: true, withFileTypes: true })
   .filter((e) => e.isFile()).reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0);
 const rows: Record<string, string | number>[] = [];
@@ -22,7 +22,7 @@ try {
   const gens: { name: string; repo: string; cmd: [string, string[]] }[] = [];
   for (const [name, cmd] of [
     ['ostree (xz)', (r: string): [string, string[]] => ['ostree', ['static-delta', 'generate', `--repo=${r}`, `--from=${a}`, `--to=${b}`]]],
-    ['ots (xz)', (r: string): [string, string[]] => [process.execPath, [OTS, `--repo=${r}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`]]],
+    ['ots (xz)', (r: string): [string, string[]] => [OTS, [`--repo=${r}`, 'static-delta', 'generate', `--from=${a}`, `--to=${b}`]]],
   ] as const) {
     const repo = join(work, name.replace(/\W/g, ''));
     cpSync(base, repo, { recursive: true });
@@ -52,7 +52,7 @@ try {
         sh('ostree', ['remote', 'add', `--repo=${c}`, '--no-gpg-verify', 'o', nginx.url]);
         sh('ostree', ['pull', `--repo=${c}`, 'o', `os@${a}`]);
         const lines = readFileSync(nginx.logPath, 'utf8').split('\n').length - 1;
-        const t = tool === 'ots' ? timed(process.execPath, [OTS, `--repo=${c}`, 'pull', 'o', 'os']) : timed('ostree', ['pull', `--repo=${c}`, 'o', 'os']);
+        const t = tool === 'ots' ? timed(OTS, [`--repo=${c}`, 'pull', 'o', 'os']) : timed('ostree', ['pull', `--repo=${c}`, 'o', 'os']);
         const bytes = readFileSync(nginx.logPath, 'utf8').split('\n').slice(lines).reduce((n, l) => n + Number(/" \d{3} (\d+) /.exec(l)?.[1] ?? 0), 0);
         sh('ostree', ['fsck', '--quiet', `--repo=${c}`]);
         if (tool === 'ostree') { stockWall = t.wallS; stockBytes = bytes; }

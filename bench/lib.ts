@@ -3,8 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const OTS = fileURLToPath(new URL('../bin/ots.js', import.meta.url));
+/** The `ots` launcher (bin/ots: the startup snapshot when there is one), as users run it. */
+export const OTS = fileURLToPath(new URL('../bin/ots', import.meta.url));
 export const ROOTFS = process.env.OTS_BENCH_DIR ?? '/var/tmp/ots-bench';
+/** Where benches put their repos (see scratchFs for the default). */
+export const TMP = process.env.OTS_BENCH_TMP ?? '/var/tmp';
 
 export interface Timed { wallS: number; cpuS: number; maxRssMb: number; stdout: string }
 

@@ -4,12 +4,12 @@
 // Run: npm run build && npx tsx bench/mirror.ts [runs]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { OTS, ROOTFS, median, prepare, printTable, sh, timed } from './lib.js';
+import { OTS, ROOTFS, median, prepare, printTable, sh, timed, TMP } from './lib.js';
 import { startNginx } from './nginx.js';
 
 const runs = Number(process.argv[2] ?? 3);
 prepare();
-const work = mkdtempSync('/var/tmp/ots-bench-mirror-');
+const work = mkdtempSync(`${TMP}/ots-bench-mirror-`);
 const origin = join(work, 'origin');
 sh('ostree', ['init', `--repo=${origin}`, '--mode=archive']);
 sh('ostree', ['commit', `--repo=${origin}`, '-b', 'os', '--timestamp=@1700000000', `${ROOTFS}/v1`]);
@@ -28,7 +28,7 @@ try {
         sh('ostree', ['remote', 'add', `--repo=${m}`, '--no-gpg-verify', 'o', nginx.url]);
         const before = lines();
         const t = tool === 'ots'
-          ? timed(process.execPath, [OTS, `--repo=${m}`, 'pull', '--mirror', `--depth=${depth}`, 'o', 'os'])
+          ? timed(OTS, [`--repo=${m}`, 'pull', '--mirror', `--depth=${depth}`, 'o', 'os'])
           : timed('ostree', ['pull', `--repo=${m}`, '--mirror', `--depth=${depth}`, 'o', 'os']);
         res[tool]!.wall.push(t.wallS);
         res[tool]!.req.push(lines() - before);

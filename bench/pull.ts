@@ -4,13 +4,13 @@
 // Run: npm run build && npx tsx bench/pull.ts [runs] [concurrency...]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { OTS, ROOTFS, median, prepare, printTable, sh, timed, type Timed } from './lib.js';
+import { OTS, ROOTFS, median, prepare, printTable, sh, timed, type Timed, TMP } from './lib.js';
 import { startNginx } from './nginx.js';
 
 const runs = Number(process.argv[2] ?? 3);
 const concurrencies = process.argv.slice(3).map(Number);
 prepare();
-const work = mkdtempSync('/var/tmp/ots-bench-pull-');
+const work = mkdtempSync(`${TMP}/ots-bench-pull-`);
 const src = join(work, 'src');
 sh('ostree', ['init', `--repo=${src}`, '--mode=archive']);
 sh('ostree', ['commit', `--repo=${src}`, '-b', 'os/x86_64', '--timestamp=@1700000000', `${ROOTFS}/v1`]);
@@ -23,7 +23,7 @@ const variants: { name: string; cmd: (repo: string) => [string, string[]] }[] = 
   { name: 'ostree', cmd: (repo) => ['ostree', [`--repo=${repo}`, 'pull', 'o', 'os/x86_64']] },
   ...(concurrencies.length > 0 ? concurrencies : [0]).map((c) => ({
     name: c > 0 ? `ots c=${c}` : 'ots',
-    cmd: (repo: string): [string, string[]] => [process.execPath, [OTS, `--repo=${repo}`, 'pull', ...(c > 0 ? [`--max-concurrency=${c}`] : []), 'o', 'os/x86_64']],
+    cmd: (repo: string): [string, string[]] => [OTS, [`--repo=${repo}`, 'pull', ...(c > 0 ? [`--max-concurrency=${c}`] : []), 'o', 'os/x86_64']],
   })),
 ];
 const rows: Record<string, string | number>[] = [];

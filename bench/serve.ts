@@ -6,13 +6,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROOTFS, prepare, printTable, sh } from './lib.js';
+import { ROOTFS, prepare, printTable, sh, TMP } from './lib.js';
 import { startNginx } from './nginx.js';
 
 const secs = Number(process.argv[2] ?? 5);
 prepare();
 if (spawnSync('which', ['wrk']).status !== 0) spawnSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit' });
-const work = mkdtempSync('/var/tmp/ots-bench-serve-');
+const work = mkdtempSync(`${TMP}/ots-bench-serve-`);
 const repo = join(work, 'repo');
 sh('ostree', ['init', `--repo=${repo}`, '--mode=archive']);
 sh('ostree', ['commit', `--repo=${repo}`, '-b', 'os', '--timestamp=@1700000000', `${ROOTFS}/v1`]);

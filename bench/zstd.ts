@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { printTable } from './lib.js';
+import { printTable, TMP } from './lib.js';
 
 const require = createRequire(import.meta.url);
-const work = mkdtempSync('/var/tmp/ots-bench-zstd-');
+const work = mkdtempSync(`${TMP}/ots-bench-zstd-`);
 const libdir = '/usr/lib/x86_64-linux-gnu';
 const chunks: Buffer[] = [];
 let total = 0;

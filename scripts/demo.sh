@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 [ -f dist/bundle/ots.js ] || npm run build >/dev/null
 work=${1:-$(mktemp -d /tmp/ots-demo.XXXXXX)}
 mkdir -p "$work"
-ots() { node bin/ots.js "$@"; }
+ots() { bin/ots "$@"; }
 have_ostree() { command -v ostree >/dev/null; }
 
 make_tree() { # DIR VERSION

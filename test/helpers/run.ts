@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-const OTS = fileURLToPath(new URL('../../bin/ots.js', import.meta.url));
+// The launcher users run: the startup snapshot (dist/ots.blob) when there is one.
+const OTS = fileURLToPath(new URL('../../bin/ots', import.meta.url));
 
 /** Run a program; resolves with its exit status and output (never rejects on a non-zero exit). */
 export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
@@ -30,6 +31,6 @@ export async function runOk(cmd: string, args: string[], opts: { env?: Record<st
 }
 
 export const ostree = (...args: string[]): Promise<string> => runOk('ostree', args);
-export const ots = (...args: string[]): Promise<string> => runOk(process.execPath, [OTS, ...args]);
-export const otsRun = (args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> => run(process.execPath, [OTS, ...args], opts);
+export const ots = (...args: string[]): Promise<string> => runOk(OTS, args);
+export const otsRun = (args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> => run(OTS, args, opts);
 export const OTS_BIN = OTS;

@@ -18,7 +18,7 @@ const FAULTS = [
 ];
 
 function killedDeploy(args: string[], env: Record<string, string>, delayMs: number): Promise<NodeJS.Signals | null> {
-  const child = spawn(process.execPath, [OTS_BIN, ...args], { stdio: 'ignore', env: { ...process.env, ...env } });
+  const child = spawn(OTS_BIN, [...args], { stdio: 'ignore', env: { ...process.env, ...env } });
   const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
   return new Promise((resolve) => child.on('close', (_code, signal) => { clearTimeout(timer); resolve(signal); }));
 }

@@ -16,7 +16,7 @@ function makeTree(dir: string, variant: number): void {
 }
 
 async function commitKilledAfter(repo: string, src: string, delayMs: number, env: Record<string, string> = {}): Promise<void> {
-  const child = spawn(process.execPath, [OTS_BIN, `--repo=${repo}`, 'commit', '-b', 'main', '--timestamp=@1700000000', src], {
+  const child = spawn(OTS_BIN, [`--repo=${repo}`, 'commit', '-b', 'main', '--timestamp=@1700000000', src], {
     stdio: 'ignore', env: { ...process.env, ...env },
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);

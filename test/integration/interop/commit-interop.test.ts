@@ -95,7 +95,7 @@ describe.each([['native plan', {}], ['portable walk', { OTS_NO_NATIVE: '1' }]] a
     const repo = join(t, 'repo');
     await ostree('init', `--repo=${repo}`, '--mode=bare-user');
     const csum = (await ostree('commit', `--repo=${repo}`, ...COMMIT_ARGS, join(t, 'src'))).trim();
-    await runOk(process.execPath, [OTS_BIN, '--repo=repo', 'checkout', '-U', '-H', csum, 'ours'], { cwd: t, env });
+    await runOk(OTS_BIN, ['--repo=repo', 'checkout', '-U', '-H', csum, 'ours'], { cwd: t, env });
     await ostree('checkout', `--repo=${repo}`, '-U', '-H', csum, join(t, 'theirs'));
     expect(diffTrees(join(t, 'theirs'), join(t, 'ours'), { modeMask: 0o7777, dirModes: true })).toEqual([]);
     expect(diffTrees(join(t, 'src'), join(t, 'ours'), { modeMask: 0o777 })).toEqual([]);

@@ -31,7 +31,7 @@ it(`a ${SIZE_MB} MB file goes through commit, pull and checkout under ${LIMIT_MB
   const want = await sha256File(big);
   const src = join(t, 'src');
   await ots(`--repo=${src}`, 'init', '--mode=archive');
-  const commit = await runWithPeakRss(process.execPath, [OTS_BIN, `--repo=${src}`, 'commit', '-b', 'main', join(t, 'tree')]);
+  const commit = await runWithPeakRss(OTS_BIN, [`--repo=${src}`, 'commit', '-b', 'main', join(t, 'tree')]);
   expect(commit.code, commit.stderr).toBe(0);
   expect(commit.peakMb).toBeLessThan(LIMIT_MB);
   await ots(`--repo=${src}`, 'summary', '-u');
@@ -40,12 +40,12 @@ it(`a ${SIZE_MB} MB file goes through commit, pull and checkout under ${LIMIT_MB
     const c = join(t, `client-${mode}`);
     await ots(`--repo=${c}`, 'init', `--mode=${mode}`);
     await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
-    const pulled = await runWithPeakRss(process.execPath, [OTS_BIN, `--repo=${c}`, 'pull', 'o', 'main']);
+    const pulled = await runWithPeakRss(OTS_BIN, [`--repo=${c}`, 'pull', 'o', 'main']);
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(pulled.peakMb).toBeLessThan(LIMIT_MB);
     await ostree('fsck', `--repo=${c}`);
     const out = join(t, `out-${mode}`);
-    const co = await runWithPeakRss(process.execPath, [OTS_BIN, `--repo=${c}`, 'checkout', '-U', 'o:main', out]);
+    const co = await runWithPeakRss(OTS_BIN, [`--repo=${c}`, 'checkout', '-U', 'o:main', out]);
     expect(co.code, co.stderr).toBe(0);
     expect(co.peakMb).toBeLessThan(LIMIT_MB);
     expect(await sha256File(join(out, 'big.img'))).toBe(want);

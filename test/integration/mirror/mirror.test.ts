@@ -90,7 +90,7 @@ describe('ots pull --mirror', () => {
     let prev = c1;
     for (let v = 2; v <= 5; v++) {
       const next = await publish(origin, t, v, prev);
-      const child = spawn(process.execPath, [OTS_BIN, `--repo=${M}`, 'pull', '--mirror', 'origin'], { stdio: 'ignore' });
+      const child = spawn(OTS_BIN, [`--repo=${M}`, 'pull', '--mirror', 'origin'], { stdio: 'ignore' });
       const timer = setTimeout(() => child.kill('SIGKILL'), 60 + v * 70);
       await new Promise((r) => child.on('close', r));
       clearTimeout(timer);
