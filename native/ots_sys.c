@@ -19,6 +19,17 @@
 //     `mode` — last, so setuid bits only ever appear on complete content. One
 //     thread-pool job instead of five round trips; a failure removes the file.
 //
+//   inflateVerify(path, header, compressed, size, expected, {chunks, mode, xattrs, uid, gid}) -> Promise<void>
+//     A content object as served (archive form) checked and stored in one
+//     thread-pool job, off the main thread: inflate the raw-deflate payload to
+//     exactly `size` bytes (no more, no trailing input), SHA-256 over `header`
+//     (the canonical file header) then the payload, compare with `expected`
+//     (hex). Then, as writeNew, create `path` with `chunks` — or, when chunks
+//     is absent, with the payload itself, written while it is inflated (bare
+//     modes). Rejects with code ERR_CHECKSUM_MISMATCH (and `actual`),
+//     ERR_SIZE_MISMATCH (and `produced`) or ERR_BAD_FORMAT; a failure never
+//     leaves the file. zlib and OpenSSL are the ones Node itself links and exports.
+//
 //   lxattrs(path) -> {name, value}[];  lsetxattr(path, name, value)
 //     A symlink's own extended attributes (llistxattr/lgetxattr/lsetxattr),
 //     which ostree commits and checks out (e.g. security.selinux on links).
@@ -49,6 +60,8 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <openssl/evp.h>
 
 #define CHECK(call)                                                      \
   do {                                                                   \
@@ -190,17 +203,108 @@ typedef struct {
   int32_t mode, uid, gid;
   int err;
   const char *failed;
+  // inflateVerify only
+  int verify;
+  struct iovec header, compressed;
+  napi_ref header_ref, compressed_ref;
+  uint64_t size, produced;
+  char expected[65], actual[65];
+  const char *vcode;   // ERR_CHECKSUM_MISMATCH | ERR_SIZE_MISMATCH | ERR_BAD_FORMAT
+  const char *vmsg;
 } WriteJob;
+
+static int write_all(int fd, const char *p, size_t left) {
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    left -= (size_t)n;
+  }
+  return 0;
+}
+
+// Inflate + hash (+ write the payload to fd when fd >= 0). Sets j->vcode or j->err.
+static void inflate_verify(WriteJob *j, int fd) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char out[65536], md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 || inflateInit2(&zs, -15) != Z_OK) {
+    j->err = ENOMEM;
+    j->failed = "inflateVerify";
+    if (ctx != NULL) EVP_MD_CTX_free(ctx);
+    return;
+  }
+  EVP_DigestUpdate(ctx, j->header.iov_base, j->header.iov_len);
+  int ended = j->compressed.iov_len == 0;  // an empty payload has no deflate stream at all
+  zs.next_in = j->compressed.iov_base;
+  zs.avail_in = (uInt)j->compressed.iov_len;
+  while (!ended && j->err == 0 && j->vcode == NULL) {
+    zs.next_out = out;
+    zs.avail_out = sizeof out;
+    int r = inflate(&zs, Z_NO_FLUSH);
+    size_t got = sizeof out - zs.avail_out;
+    if (r != Z_OK && r != Z_STREAM_END && !(r == Z_BUF_ERROR && got > 0)) {
+      j->vcode = "ERR_BAD_FORMAT";
+      j->vmsg = r == Z_BUF_ERROR ? "unexpected end of the compressed payload" : "invalid compressed payload";
+      break;
+    }
+    j->produced += got;
+    if (j->produced > j->size) {
+      j->vcode = "ERR_SIZE_MISMATCH";
+      j->vmsg = "payload is larger than declared";
+      break;
+    }
+    EVP_DigestUpdate(ctx, out, got);
+    if (fd >= 0 && got > 0 && (j->err = write_all(fd, (const char *)out, got)) != 0) j->failed = "write";
+    if (r == Z_STREAM_END) ended = 1;
+    else if (got == 0 && zs.avail_in == 0) {
+      j->vcode = "ERR_BAD_FORMAT";
+      j->vmsg = "unexpected end of the compressed payload";
+    }
+  }
+  if (j->err == 0 && j->vcode == NULL && zs.avail_in != 0) {
+    j->vcode = "ERR_BAD_FORMAT";
+    j->vmsg = "trailing data after the compressed payload";
+  }
+  if (j->err == 0 && j->vcode == NULL && j->produced != j->size) {
+    j->vcode = "ERR_SIZE_MISMATCH";
+    j->vmsg = "payload is shorter than declared";
+  }
+  inflateEnd(&zs);
+  EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  for (unsigned int i = 0; i < mdlen && i < 32; i++) {
+    j->actual[2 * i] = hex[md[i] >> 4];
+    j->actual[2 * i + 1] = hex[md[i] & 15];
+  }
+  j->actual[64] = 0;
+  if (j->err == 0 && j->vcode == NULL && memcmp(j->actual, j->expected, 64) != 0) {
+    j->vcode = "ERR_CHECKSUM_MISMATCH";
+    j->vmsg = "checksum mismatch";
+  }
+}
 
 static void write_execute(napi_env env, void *data) {
   (void)env;
   WriteJob *j = data;
+  // Given chunks: verify before creating anything. No chunks: the payload is the content.
+  if (j->verify && j->nchunks > 0) {
+    inflate_verify(j, -1);
+    if (j->err != 0 || j->vcode != NULL) return;
+  }
   int fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     j->err = errno;
     j->failed = "open";
     return;
   }
+  if (j->verify && j->nchunks == 0) inflate_verify(j, fd);
   for (size_t i = 0; i < j->nchunks && j->err == 0; i++) {
     const char *p = j->chunks[i].iov_base;
     size_t left = j->chunks[i].iov_len;
@@ -222,6 +326,7 @@ static void write_execute(napi_env env, void *data) {
       j->failed = "fsetxattr";
     }
   }
+  if (j->vcode != NULL) j->err = EINVAL;  // stops here; the file is removed below
   if (j->err == 0 && j->uid >= 0 && fchown(fd, (uid_t)j->uid, (gid_t)j->gid) != 0) {
     j->err = errno;
     j->failed = "fchown";
@@ -249,13 +354,25 @@ static void write_job_free(napi_env env, WriteJob *j) {
   free(j->xattr_names);
   free(j->xattr_values);
   free(j->xattr_refs);
+  if (j->header_ref != NULL) napi_delete_reference(env, j->header_ref);
+  if (j->compressed_ref != NULL) napi_delete_reference(env, j->compressed_ref);
   free(j->path);
   free(j);
 }
 
 static void write_complete(napi_env env, napi_status status, void *data) {
   WriteJob *j = data;
-  if (status == napi_ok && j->err == 0) {
+  if (status == napi_ok && j->vcode != NULL) {
+    napi_value code, msg, error, v;
+    napi_create_string_utf8(env, j->vcode, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, j->vmsg, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &error);
+    napi_create_string_utf8(env, j->actual, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "actual", v);
+    napi_create_double(env, (double)j->produced, &v);
+    napi_set_named_property(env, error, "produced", v);
+    napi_reject_deferred(env, j->deferred, error);
+  } else if (status == napi_ok && j->err == 0) {
     napi_value undef;
     napi_get_undefined(env, &undef);
     napi_resolve_deferred(env, j->deferred, undef);
@@ -293,39 +410,37 @@ static int32_t get_int_prop(napi_env env, napi_value obj, const char *name, int3
   return out;
 }
 
-static napi_value js_write_new(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], xattrs;
+// Fill j from (path, chunks, {mode, xattrs, uid, gid}); chunks may be undefined when
+// `chunks_optional`. Returns -1 with a TypeError thrown (and j freed) on bad arguments.
+static int parse_write(napi_env env, WriteJob *j, napi_value path, napi_value chunks, napi_value opts, bool chunks_optional, const char *usage) {
+  napi_value xattrs;
+  napi_valuetype ct = napi_undefined;
   uint32_t n = 0;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  WriteJob *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ERR_NATIVE", "out of memory");
-    return NULL;
-  }
   bool is_array = false;
-  if (argc < 3 || (j->path = get_string(env, argv[0], NULL)) == NULL || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array
-      || napi_get_array_length(env, argv[1], &n) != napi_ok) {
+  napi_typeof(env, chunks, &ct);
+  bool no_chunks = chunks_optional && (ct == napi_undefined || ct == napi_null);
+  if ((j->path = get_string(env, path, NULL)) == NULL
+      || (!no_chunks && (napi_is_array(env, chunks, &is_array) != napi_ok || !is_array || napi_get_array_length(env, chunks, &n) != napi_ok))) {
     write_job_free(env, j);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writeNew(path, chunks: Uint8Array[], {mode, xattrs, uid, gid})");
-    return NULL;
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return -1;
   }
   j->nchunks = n;
   j->chunks = calloc(n + 1, sizeof *j->chunks);
   j->chunk_refs = calloc(n + 1, sizeof *j->chunk_refs);
   for (uint32_t i = 0; i < n; i++) {
     napi_value c;
-    if (napi_get_element(env, argv[1], i, &c) != napi_ok || get_bytes(env, c, &j->chunks[i], &j->chunk_refs[i]) != 0) {
+    if (napi_get_element(env, chunks, i, &c) != napi_ok || get_bytes(env, c, &j->chunks[i], &j->chunk_refs[i]) != 0) {
       write_job_free(env, j);
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writeNew: every chunk must be a Uint8Array");
-      return NULL;
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "every chunk must be a Uint8Array");
+      return -1;
     }
   }
-  j->mode = get_int_prop(env, argv[2], "mode", 0644);
-  j->uid = get_int_prop(env, argv[2], "uid", -1);
-  j->gid = get_int_prop(env, argv[2], "gid", -1);
+  j->mode = get_int_prop(env, opts, "mode", 0644);
+  j->uid = get_int_prop(env, opts, "uid", -1);
+  j->gid = get_int_prop(env, opts, "gid", -1);
   uint32_t nx = 0;
-  if (napi_get_named_property(env, argv[2], "xattrs", &xattrs) == napi_ok && napi_is_array(env, xattrs, &is_array) == napi_ok && is_array)
+  if (napi_get_named_property(env, opts, "xattrs", &xattrs) == napi_ok && napi_is_array(env, xattrs, &is_array) == napi_ok && is_array)
     napi_get_array_length(env, xattrs, &nx);
   j->nxattrs = nx;
   j->xattr_names = calloc(nx + 1, sizeof *j->xattr_names);
@@ -337,11 +452,59 @@ static napi_value js_write_new(napi_env env, napi_callback_info info) {
         || napi_get_named_property(env, x, "value", &xv) != napi_ok || (j->xattr_names[i] = get_string(env, xn, NULL)) == NULL
         || get_bytes(env, xv, &j->xattr_values[i], &j->xattr_refs[i]) != 0) {
       write_job_free(env, j);
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "writeNew: xattrs must be {name: string, value: Uint8Array}[]");
-      return NULL;
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "xattrs must be {name: string, value: Uint8Array}[]");
+      return -1;
     }
   }
+  return 0;
+}
+
+static WriteJob *new_job(napi_env env) {
+  WriteJob *j = calloc(1, sizeof *j);
+  if (j == NULL) napi_throw_error(env, "ERR_NATIVE", "out of memory");
+  return j;
+}
+
+static napi_value js_write_new(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const char *usage = "writeNew(path, chunks: Uint8Array[], {mode, xattrs, uid, gid})";
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  WriteJob *j = new_job(env);
+  if (j == NULL || parse_write(env, j, argv[0], argv[1], argv[2], false, usage) != 0) return NULL;
   return queue_job(env, "ots_write_new", write_execute, write_complete, j, &j->deferred, &j->work);
+}
+
+static napi_value js_inflate_verify(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const char *usage = "inflateVerify(path, header: Uint8Array, compressed: Uint8Array, size: number, expected: hex, {chunks?, mode, xattrs, uid, gid})";
+  if (argc < 6) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  WriteJob *j = new_job(env);
+  if (j == NULL) return NULL;
+  j->verify = 1;
+  double size = -1;
+  size_t elen = 0;
+  napi_value chunks;
+  if (napi_get_named_property(env, argv[5], "chunks", &chunks) != napi_ok || get_bytes(env, argv[1], &j->header, &j->header_ref) != 0
+      || get_bytes(env, argv[2], &j->compressed, &j->compressed_ref) != 0 || napi_get_value_double(env, argv[3], &size) != napi_ok
+      || !(size >= 0 && size <= 9007199254740991.0) || napi_get_value_string_utf8(env, argv[4], j->expected, sizeof j->expected, &elen) != napi_ok
+      || elen != 64) {
+    write_job_free(env, j);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  j->size = (uint64_t)size;
+  if (parse_write(env, j, argv[0], chunks, argv[5], true, usage) != 0) return NULL;
+  return queue_job(env, "ots_inflate_verify", write_execute, write_complete, j, &j->deferred, &j->work);
 }
 
 // ---- symlink xattrs -----------------------------------------------------------
@@ -768,6 +931,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "syncfs", fn);
   napi_create_function(env, "writeNew", NAPI_AUTO_LENGTH, js_write_new, NULL, &fn);
   napi_set_named_property(env, exports, "writeNew", fn);
+  napi_create_function(env, "inflateVerify", NAPI_AUTO_LENGTH, js_inflate_verify, NULL, &fn);
+  napi_set_named_property(env, exports, "inflateVerify", fn);
   napi_create_function(env, "lxattrs", NAPI_AUTO_LENGTH, js_lxattrs, NULL, &fn);
   napi_set_named_property(env, exports, "lxattrs", fn);
   napi_create_function(env, "lsetxattr", NAPI_AUTO_LENGTH, js_lsetxattr, NULL, &fn);

@@ -13,7 +13,7 @@ import { KeyFile, Transaction, parseRepoMode, tmpName, validateRefName, writeLar
 import { decodeSummary, findSummaryRef, type Summary } from '../../shared/summary/index.js';
 import { Fetcher } from '../fetch/fetcher.js';
 import { Scheduler } from './scheduler.js';
-import { verifyArchiveContent, verifyMetadata } from './verify.js';
+import { stageVerifiedArchiveContent, verifyArchiveContent, verifyMetadata } from './verify.js';
 import { verifyArchiveContentFile } from './verify-file.js';
 import { applyParts, fetchSuperblock, findDelta } from './deltas.js';
 import { mirrorExtras } from './mirror.js';
@@ -360,9 +360,11 @@ class Pull {
         this.contentFetched++;
         return;
       }
-      const { header, payload } = await verifyArchiveContent(csum, bytes, url);
-      if (this.repo.isArchive) await this.tx.writeArchiveContentRaw(csum, bytes);
-      else await this.tx.writeContentAs(csum, header, payload);
+      if (!(await stageVerifiedArchiveContent(this.tx, csum, bytes, url))) {
+        const { header, payload } = await verifyArchiveContent(csum, bytes, url);
+        if (this.repo.isArchive) await this.tx.writeArchiveContentRaw(csum, bytes);
+        else await this.tx.writeContentAs(csum, header, payload);
+      }
       this.contentFetched++;
       if (this.contentFetched % 64 === 0) this.progress();
     });

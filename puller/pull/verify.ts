@@ -8,6 +8,7 @@ import {
   checksumOf, decodeArchiveHeader, decodeCommit, decodeDirmeta, decodeDirtree, encodeFileHeader,
   type Checksum, type Commit, type Dirtree, type FileHeader, type ObjectType,
 } from '../../shared/objects/index.js';
+import type { Transaction } from '../../shared/repo/index.js';
 
 const inflateRawInfo = promisify(inflateRaw as unknown as (buf: Uint8Array, opts: ZlibOptions & { info: true }, cb: (err: Error | null, res: { buffer: Buffer; engine: { bytesWritten: number } }) => void) => void);
 
@@ -75,4 +76,41 @@ export async function verifyArchiveContent(csum: Checksum, bytes: Uint8Array, ur
   }
   checkSum('file', csum, checksumOf(encodeFileHeader(header), payload), url);
   return { header, payload };
+}
+
+/**
+ * Verify and stage a `.filez` as served in one native job (inflate, size,
+ * trailing data and checksum off the main thread; see
+ * Transaction.writeArchiveContentVerified), with the same errors as
+ * verifyArchiveContent. false when the native helper cannot: then use
+ * verifyArchiveContent and write the result.
+ */
+export async function stageVerifiedArchiveContent(tx: Transaction, csum: Checksum, bytes: Uint8Array, url: string): Promise<boolean> {
+  const wrap = (err: unknown): OtError => {
+    const e = prefixError(err, `Writing content object ${csum} (from ${url})`, 'ERR_BAD_FORMAT');
+    return new OtError(e.code, e.message, { checksum: csum, objectType: 'file', url, cause: err });
+  };
+  let parsed: ReturnType<typeof decodeArchiveHeader>;
+  let headerBytes: Uint8Array;
+  try {
+    parsed = decodeArchiveHeader(bytes);
+    headerBytes = encodeFileHeader(parsed.header);
+  } catch (err: unknown) {
+    throw wrap(err);
+  }
+  const size = Number(parsed.size ?? 0n);
+  try {
+    return await tx.writeArchiveContentVerified(csum, bytes, parsed.header, headerBytes, parsed.payloadOffset, size);
+  } catch (err: unknown) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_CHECKSUM_MISMATCH') checkSum('file', csum, String((err as { actual?: unknown }).actual), url);
+    if (code === 'ERR_SIZE_MISMATCH') {
+      const produced = Number((err as { produced?: unknown }).produced);
+      throw wrap(produced > size
+        ? new OtError('ERR_SIZE_MISMATCH', `Payload is larger than the declared ${size} bytes`, { expected: size })
+        : new OtError('ERR_SIZE_MISMATCH', `Unexpected EOF with ${size - produced}/${size} bytes remaining`, { expected: size, found: produced }));
+    }
+    if (code === 'ERR_BAD_FORMAT') throw wrap(new OtError('ERR_BAD_FORMAT', `Invalid compressed payload: ${(err as Error).message}`));
+    throw err;
+  }
 }

@@ -29,7 +29,16 @@ export interface NativeSys {
    * chown to uid/gid when uid >= 0, chmod to `mode` last; one thread-pool job.
    * On failure the file is removed.
    */
-  writeNew(path: string, chunks: readonly Uint8Array[], opts: { mode: number; xattrs?: readonly { name: string; value: Uint8Array }[]; uid?: number; gid?: number }): Promise<void>;
+  writeNew(path: string, chunks: readonly Uint8Array[], opts: NativeWriteOptions): Promise<void>;
+  /**
+   * A content object in archive form, verified and created in one thread-pool
+   * job: inflate `compressed` (raw deflate) to exactly `size` bytes, SHA-256 of
+   * `header` then the payload must equal `expected` (hex); then create `path`
+   * as writeNew does, with `chunks`, or with the payload when chunks is absent.
+   * Rejects with code ERR_CHECKSUM_MISMATCH (`actual`), ERR_SIZE_MISMATCH
+   * (`produced`) or ERR_BAD_FORMAT, leaving no file.
+   */
+  inflateVerify(path: string, header: Uint8Array, compressed: Uint8Array, size: number, expected: string, opts: NativeWriteOptions & { chunks?: readonly Uint8Array[] }): Promise<void>;
   /** A symlink's own xattrs (llistxattr/lgetxattr), in listing order; [] where unsupported. */
   lxattrs(path: string): { name: string; value: Uint8Array }[];
   /** Set an xattr on a symlink itself (lsetxattr). */
@@ -40,6 +49,9 @@ export interface NativeSys {
   planPush(plan: PlanHandle, chunk: string): void;
   planFinish(plan: PlanHandle, abort: boolean): Promise<PlanResult>;
 }
+
+/** How writeNew creates a file: final mode (set last), xattrs, owner (uid -1: unchanged). */
+export interface NativeWriteOptions { mode: number; xattrs?: readonly { name: string; value: Uint8Array }[]; uid?: number; gid?: number }
 
 let loaded: NativeSys | null | undefined;
 

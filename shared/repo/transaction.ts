@@ -13,7 +13,7 @@ import {
 } from '../objects/index.js';
 import { faultPoint, syncFilesystem } from './atomic-fs.js';
 import { lockRepo, type RepoLock } from './lock.js';
-import { nativeSys } from '../native/sys.js';
+import { nativeSys, type NativeWriteOptions } from '../native/sys.js';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeSymlinkXattrsSync, writeXattr } from './xattr-io.js';
@@ -165,18 +165,53 @@ export class Transaction {
     await this.stage(csum, 'file', false, (path) => writeNew(path, [bytes], 0o644));
   }
 
+  /**
+   * Stage a content object from its archive form (a .filez as served),
+   * verified by the native helper in the same thread-pool job that writes it
+   * (inflate to the declared size, no trailing data, checksum), so neither
+   * inflating nor hashing runs on the main thread. `header` is the decoded
+   * archive header, `headerBytes` its canonical encoding (what the checksum
+   * covers). Returns false, staging nothing, when the helper is missing or
+   * does not write this repo mode; the caller then verifies in JS. Throws the
+   * helper's errors (code ERR_CHECKSUM_MISMATCH with `actual`,
+   * ERR_SIZE_MISMATCH with `produced`, ERR_BAD_FORMAT).
+   */
+  async writeArchiveContentVerified(csum: Checksum, filez: Uint8Array, header: FileHeader, headerBytes: Uint8Array, payloadOffset: number, size: number): Promise<boolean> {
+    const native = nativeSys();
+    if (!native) return false;
+    const layout = this.repo.isArchive ? { body: filez, opts: { mode: 0o644 } } : this.nativeLayout(header);
+    if (layout === null) return false;
+    const chunks = layout.body === null ? undefined : [layout.body];
+    await this.stage(csum, 'file', false, (path) => native.inflateVerify(path, headerBytes, filez.subarray(payloadOffset), size, csum, { ...layout.opts, chunks }));
+    return true;
+  }
+
+  /**
+   * How the native helper lays out a content object of this bare repo: the
+   * file's bytes (null: the payload) and its mode, xattrs and owner; null when
+   * it does not (symlinks of bare repos, bare-user-only). A bare-user symlink
+   * is a file holding its target.
+   */
+  private nativeLayout(header: FileHeader): { body: Uint8Array | null; opts: NativeWriteOptions } | null {
+    const isLink = (header.mode & S_IFMT) === S_IFLNK;
+    if (this.repo.mode === 'bare-user') {
+      return {
+        body: isLink ? Buffer.from(`${header.symlinkTarget}\0`, 'utf8') : null,
+        opts: { mode: isLink ? 0o644 : (header.mode & 0o775) | 0o400, xattrs: [{ name: OSTREEMETA_XATTR, value: encodeDirmeta(header) }] },
+      };
+    }
+    if (this.repo.mode === 'bare' && !isLink) return { body: null, opts: { mode: header.mode & 0o7777, xattrs: header.xattrs, uid: header.uid, gid: header.gid } };
+    return null;
+  }
+
   private async writeContentFile(path: string, header: FileHeader, payload: Uint8Array): Promise<void> {
     const isLink = (header.mode & S_IFMT) === S_IFLNK;
     const native = nativeSys();
     // With the native helper, a regular file (or a bare-user symlink, which is
     // stored as a file) is written, labelled and chmod'ed in one job.
-    if (native && this.repo.mode === 'bare-user') {
-      const body = isLink ? Buffer.from(`${header.symlinkTarget}\0`, 'utf8') : payload;
-      await native.writeNew(path, [body], { mode: isLink ? 0o644 : (header.mode & 0o775) | 0o400, xattrs: [{ name: OSTREEMETA_XATTR, value: encodeDirmeta(header) }] });
-      return;
-    }
-    if (native && this.repo.mode === 'bare' && !isLink) {
-      await native.writeNew(path, [payload], { mode: header.mode & 0o7777, xattrs: header.xattrs, uid: header.uid, gid: header.gid });
+    const layout = native === null ? null : this.nativeLayout(header);
+    if (native !== null && layout !== null) {
+      await native.writeNew(path, [layout.body ?? payload], layout.opts);
       return;
     }
     switch (this.repo.mode) {
