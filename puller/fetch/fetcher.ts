@@ -29,6 +29,8 @@ export interface FetchResult {
   file?: { path: string; size: number };
   etag?: string;
   lastModified?: string;
+  /** The response's Date header (the server's clock). */
+  date?: string;
 }
 
 export interface FetchOptions {
@@ -193,7 +195,7 @@ export class Fetcher {
     }
     this.bytes += size;
     const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-    return { status: 200, body: new Uint8Array(buf.buffer, buf.byteOffset, buf.length), etag: header('etag'), lastModified: header('last-modified') };
+    return { status: 200, body: new Uint8Array(buf.buffer, buf.byteOffset, buf.length), etag: header('etag'), lastModified: header('last-modified'), date: header('date') };
   }
 
   private async spillToFile(body: AsyncIterable<unknown> & { destroy: () => void }, url: string, declared: number, path: string): Promise<FetchResult> {

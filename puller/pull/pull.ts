@@ -179,7 +179,7 @@ class Pull {
     if (bytes === null) return null;
     this.summaryBytes = bytes;
     const summary = decodeSummary(bytes);
-    if (res.status === 200 && res.body !== null) await writeCachedSummary(this.repo, this.remote.name, res.body, res.etag);
+    if (res.status === 200 && res.body !== null && !racy(res.lastModified, res.date)) await writeCachedSummary(this.repo, this.remote.name, res.body, res.etag);
     return summary;
   }
 
@@ -369,6 +369,20 @@ class Pull {
       if (this.contentFetched % 64 === 0) this.progress();
     });
   }
+}
+
+/**
+ * A response served in the same second its file was modified. Static servers'
+ * ETags (nginx: mtime in seconds + size) cannot tell it from a rewrite later in
+ * that second with the same size — a summary updated right after a pull, say —
+ * so a later If-None-Match could get a 304 for a stale copy: such a summary is
+ * not cached. (Seen as a test that pulled an update and got nothing.)
+ */
+function racy(lastModified: string | undefined, date: string | undefined): boolean {
+  if (lastModified === undefined || date === undefined) return false;
+  const lm = Date.parse(lastModified);
+  const d = Date.parse(date);
+  return Number.isNaN(lm) || Number.isNaN(d) || d - lm < 1000;
 }
 
 /** Content objects above this size stream through a file instead of memory. */

@@ -1,9 +1,10 @@
 // Serve and pull, both ways: stock ostree pulls from ots-server; ots pulls
 // from nginx and from ots-server; every client repo passes real ostree fsck
 // and checks out to the source tree; an update fetches only changed objects.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readXattrSync } from '../../../shared/repo/xattr-io.js';
 import { diffTrees } from '../../helpers/compare-trees.js';
 import { ostree, ots, run } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
@@ -150,5 +151,34 @@ describe('remote verbs', () => {
       await meta.stop();
       await content.stop();
     }
+  });
+});
+
+describe('summary cache', () => {
+  it('keeps the summary with its ETag and revalidates it (304); one served in the second it was written is not kept', async () => {
+    const t = makeTmpDir();
+    const commits = await makeSource(t, 'ostree', 1);
+    const summary = join(t, 'src-repo/summary');
+    const nginx = await startNginx(join(t, 'src-repo'), join(t, 'nginx'));
+    const client = join(t, 'client');
+    await ots(`--repo=${client}`, 'init', '--mode=archive');
+    await ots(`--repo=${client}`, 'remote', 'add', '--no-gpg-verify', 'o', nginx.url);
+    const cache = join(client, 'tmp/cache/summaries/o');
+    const summaryStatuses = () => nginx.accessLog().filter((l) => l.includes('GET /summary ')).map((l) => Number(/" (\d{3}) /.exec(l)?.[1]));
+
+    // Written "now" (its mtime a little ahead of the server's clock): racy, so not cached.
+    const soon = new Date(Date.now() + 10_000);
+    utimesSync(summary, soon, soon);
+    await ots(`--repo=${client}`, 'pull', 'o', 'os/main');
+    expect(existsSync(cache)).toBe(false);
+
+    // Written a while ago: cached with nginx's ETag, then revalidated with a 304.
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(summary, past, past);
+    await ots(`--repo=${client}`, 'pull', 'o', 'os/main');
+    expect(readXattrSync(cache, 'user.etag')).toBeDefined();
+    await ots(`--repo=${client}`, 'pull', 'o', 'os/main');
+    expect(summaryStatuses()).toEqual([200, 200, 304]);
+    expect(await ots(`--repo=${client}`, 'rev-parse', 'o:os/main')).toBe(`${commits[0]}\n`);
   });
 });
