@@ -81,7 +81,7 @@ export const commit: Command = async (ctx, argv) => {
     const signWith = { gpgKeyIds: values['gpg-sign'], gpgHomedir: values['gpg-homedir'], ed25519Keys: values.sign };
     if (hasSigningKeys(signWith)) {
       if ((values['sign-type'] ?? 'ed25519') !== 'ed25519') throw new OtError('ERR_UNSUPPORTED', `Requested signature type is not implemented: ${values['sign-type']}`);
-      await tx.writeMetadata('commitmeta', await detachedSignatures(await tx.readStaged(csum, 'commit'), signWith), csum);
+      await tx.writeMetadata('commitmeta', await detachedSignatures(tx.readStagedSync(csum, 'commit'), signWith), csum);
     }
     await tx.commit(branch ? [{ name: branch, checksum: csum }] : []);
     ctx.io.out(csum);

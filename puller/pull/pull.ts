@@ -250,7 +250,7 @@ class Pull {
     const complete = ref === null ? this.isComplete(csum) : this.completeAtStart.has(csum);
     const local = this.tx.hasObjectSync(csum, 'commit');
     if (local) {
-      commitBytes = await this.tx.readStaged(csum, 'commit');
+      commitBytes = this.tx.readStagedSync(csum, 'commit');
       commit = verifyMetadata('commit', csum, commitBytes, this.repo.objectPath(csum, 'commit')) as Commit;
     } else {
       const path = objectPath(csum, 'commit');
@@ -305,7 +305,7 @@ class Pull {
     this.scheduler.addMeta(async () => {
       let tree: Dirtree;
       if (this.tx.hasObjectSync(csum, 'dirtree')) {
-        tree = decodeDirtree(await this.tx.readStaged(csum, 'dirtree'));
+        tree = decodeDirtree(this.tx.readStagedSync(csum, 'dirtree'));
       } else {
         const path = objectPath(csum, 'dirtree');
         const res = await this.content.fetchBytes(path, { maxSize: MAX_METADATA_SIZE });

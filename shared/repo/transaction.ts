@@ -2,11 +2,11 @@
 // with one filesystem sync, renamed into objects/, synced again, and only then
 // do refs move (ostree_repo_commit_transaction). A crash at any point leaves
 // objects/ holding only complete objects and every ref at its old or new value.
-import { close as fsClose, fchmod as fsFchmod, mkdirSync, open as fsOpen, renameSync, rmSync, write as fsWrite } from 'node:fs';
+import { close as fsClose, fchmod as fsFchmod, mkdirSync, open as fsOpen, readFileSync, readdirSync, renameSync, rmSync, write as fsWrite } from 'node:fs';
 import { promisify } from 'node:util';
 import { chmod, chown, lchown, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OtError } from '../errors.js';
+import { OtError, isErrno } from '../errors.js';
 import {
   S_IFLNK, S_IFMT, checksumOf, decodeArchiveHeader, encodeArchiveHeader, encodeDirmeta, encodeFileHeader, loosePath, type Checksum,
   type FileHeader, type ObjectType,
@@ -25,6 +25,8 @@ export interface RefUpdate { name: string; checksum: Checksum | null; remote?: s
 export class Transaction {
   /** Repo-relative paths of objects staged in this transaction. */
   private readonly staged = new Set<string>();
+  /** Names in each objects/XX directory of the repo, listed on first use (see inRepo). */
+  private readonly listed = new Map<string, Set<string>>();
   /** In-flight writes by repo-relative path, so one object is written once. */
   private readonly writing = new Map<string, Promise<void>>();
   private readonly madeDirs = new Set<string>();
@@ -69,7 +71,7 @@ export class Transaction {
     for (const old of await orphanedStagingDirs(this.repo, this.stagingDir)) {
       for (const [rel, csum, type] of await stagedObjects(old)) {
         const target = loosePath(csum, type, this.repo.isArchive);
-        if (this.staged.has(target) || this.repo.hasObjectSync(csum, type)) continue;
+        if (this.staged.has(target) || this.inRepo(target)) continue;
         if (!(await verifyStagedObject(this.repo, join(old, rel), csum, type))) continue;
         const dir = join(this.stagingDir, target.slice(8, 10));
         if (!this.madeDirs.has(dir)) { mkdirSync(dir, { recursive: true }); this.madeDirs.add(dir); }
@@ -136,7 +138,31 @@ export class Transaction {
 
   /** Synchronous hasObject (staged here, or in the repo). */
   hasObjectSync(csum: Checksum, type: ObjectType): boolean {
-    return this.staged.has(loosePath(csum, type, this.repo.isArchive)) || this.repo.hasObjectSync(csum, type);
+    const rel = loosePath(csum, type, this.repo.isArchive);
+    return this.staged.has(rel) || this.inRepo(rel);
+  }
+
+  /**
+   * Whether the repo holds the loose object at `rel` (objects/XX/REST.EXT),
+   * from one readdir per XX directory, made on first use and kept for the
+   * transaction: a pull asks for thousands of objects, and a readdir of a
+   * directory costs about as much as one lstat. Safe while the transaction
+   * holds the repo lock shared: prune (exclusive) cannot remove objects
+   * meanwhile; others may only add some, which at worst are fetched again.
+   */
+  private inRepo(rel: string): boolean {
+    const prefix = rel.slice(8, 10);
+    let names = this.listed.get(prefix);
+    if (names === undefined) {
+      try {
+        names = new Set(readdirSync(join(this.repo.path, 'objects', prefix)));
+      } catch (err: unknown) {
+        if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+        names = new Set();
+      }
+      this.listed.set(prefix, names);
+    }
+    return names.has(rel.slice(11));
   }
 
   /** The payload of a regular-file content object staged here or in the repo (a delta's read source). */
@@ -149,11 +175,15 @@ export class Transaction {
     return inflatePayload(bytes.subarray(payloadOffset), size ?? 0n);
   }
 
-  /** Bytes of a metadata object staged in this transaction (or already in the repo). */
-  async readStaged(csum: Checksum, type: ObjectType): Promise<Uint8Array> {
+  /** Bytes of a metadata object staged in this transaction (or already in the repo); synchronous: small files, read by the thousand. */
+  readStagedSync(csum: Checksum, type: ObjectType): Uint8Array {
     const rel = loosePath(csum, type, this.repo.isArchive);
-    if (this.staged.has(rel)) return new Uint8Array(await readFile(this.stagedPath(rel)));
-    return this.repo.readMetadata(csum, type);
+    try {
+      return new Uint8Array(readFileSync(this.staged.has(rel) ? this.stagedPath(rel) : join(this.repo.path, rel)));
+    } catch (err: unknown) {
+      if (isErrno(err, 'ENOENT')) throw new OtError('ERR_OBJECT_NOT_FOUND', `No such metadata object ${csum}.${type}`, { checksum: csum, objectType: type, cause: err });
+      throw err;
+    }
   }
 
   /**
@@ -264,7 +294,7 @@ export class Transaction {
     if (pending) return pending;
     if (!replace && this.staged.has(rel)) return;
     const p = (async () => {
-      if (!replace && this.repo.hasObjectSync(csum, type)) return;
+      if (!replace && this.inRepo(rel)) return;
       const dir = join(this.stagingDir, rel.slice(8, 10));
       if (!this.madeDirs.has(dir)) { mkdirSync(dir, { recursive: true }); this.madeDirs.add(dir); }
       const path = this.stagedPath(rel);
