@@ -2,7 +2,8 @@
 // a Debian minbase tree (+ a stand-in kernel), `ots admin deploy` vs
 // `ostree admin deploy`, same commits, same run. Each sysroot is a fresh
 // journaled ext4 (a loop image, as a machine's root filesystem is; stock
-// deploy freezes and thaws it) or, with OTS_BENCH_DEPLOY_FS=tmpfs, a tmpfs.
+// deploy freezes and thaws it), with OTS_BENCH_DEPLOY_FS=tmpfs a tmpfs, with
+// OTS_BENCH_DEPLOY_FS=dir a directory on the filesystem of OTS_BENCH_TMP.
 // Not this VM's root filesystem: it is ext4 without a journal, where creating
 // a file soon after many were deleted scans every recently freed inode
 // (ext4's recently_deleted(), ~0.5 ms per new file here), whichever tool runs.
@@ -39,6 +40,7 @@ try {
       const S = join(work, `sys-${tool}`);
       mkdirSync(S, { recursive: true });
       if (FS === 'tmpfs') sh('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', S]);
+      else if (FS === 'dir') { /* a plain directory on TMP's filesystem, removed after use */ }
       else {
         // A fresh journaled ext4 (what a machine boots from) for every sysroot.
         sh('truncate', ['-s', '2G', `${S}.img`]);
@@ -56,7 +58,8 @@ try {
         res[variant]!.upgrade.push(timed(...cmd(commits[1] as string)).wallS);
         sh('ostree', ['admin', 'status', `--sysroot=${S}`]);
       } finally {
-        sh('umount', [S]);
+        if (FS === 'dir') rmSync(S, { recursive: true, force: true });
+        else sh('umount', [S]);
         rmSync(`${S}.img`, { force: true });
       }
     }
