@@ -18,6 +18,8 @@
 //     chunks' bytes, set its xattrs, chown it (when uid >= 0), then chmod it to
 //     `mode` — last, so setuid bits only ever appear on complete content. One
 //     thread-pool job instead of five round trips; a failure removes the file.
+//     Thread-pool threads that run writeNew/inflateVerify jobs are switched to
+//     SCHED_BATCH, so that they never preempt the main thread (write_execute).
 //
 //   inflateVerify(path, header, compressed, size, expected, {chunks, mode, xattrs, uid, gid}) -> Promise<void>
 //     A content object as served (archive form) checked and stored in one
@@ -53,6 +55,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -290,9 +293,21 @@ static void inflate_verify(WriteJob *j, int fd) {
   }
 }
 
+// A thread-pool thread that runs write jobs becomes SCHED_BATCH (allowed
+// unprivileged): a job woken on a busy 2-core machine then no longer preempts
+// the main thread, which feeds every job (HTTP, parsing). Measured on the
+// Debian pull into bare-user: 1.83 s instead of 1.99 s (medians of 4); the
+// main thread lost ~85 us per queued job to such preemptions.
+static __thread int batch_policy_set;
+
 static void write_execute(napi_env env, void *data) {
   (void)env;
   WriteJob *j = data;
+  if (!batch_policy_set) {
+    struct sched_param sp = {0};
+    sched_setscheduler(0, SCHED_BATCH, &sp);  // best effort: a failure changes nothing else
+    batch_policy_set = 1;
+  }
   // Given chunks: verify before creating anything. No chunks: the payload is the content.
   if (j->verify && j->nchunks > 0) {
     inflate_verify(j, -1);
