@@ -46,10 +46,12 @@ export interface GenerateResult { dir: string; parts: number; fallbacks: number;
  * Every object reachable from a commit's tree (dirmeta/dirtree/file), and the
  * path → content checksum map (first path wins) used to pair modified files.
  */
-async function reachable(repo: Repo, commit: Checksum): Promise<{ objects: Map<string, DeltaObject>; paths: Map<string, Checksum> }> {
+// Synchronous reads (cached, checksum-verified): ~900 small dirtrees per commit, ten times
+// faster than as many thread-pool round trips (0.5 s of a 6 s generation before).
+function reachable(repo: Repo, commit: Checksum): { objects: Map<string, DeltaObject>; paths: Map<string, Checksum> } {
   const out = new Map<string, DeltaObject>();
   const paths = new Map<string, Checksum>();
-  const c = await repo.loadCommit(commit);
+  const c = repo.loadCommitSync(commit);
   const add = (type: ObjectType, checksum: Checksum) => out.set(`${type}:${checksum}`, { type, checksum });
   add('dirmeta', c.rootDirmeta);
   const queue: [Checksum, string][] = [[c.rootDirtree, '']];
@@ -59,7 +61,7 @@ async function reachable(repo: Repo, commit: Checksum): Promise<{ objects: Map<s
     if (seen.has(`${t}:${prefix}`)) continue;
     seen.add(`${t}:${prefix}`);
     add('dirtree', t);
-    const dt = await repo.loadDirtree(t);
+    const dt = repo.loadDirtreeSync(t);
     for (const f of dt.files) { add('file', f.checksum); paths.set(`${prefix}/${f.name}`, f.checksum); }
     for (const d of dt.dirs) { add('dirmeta', d.dirmeta); queue.push([d.dirtree, `${prefix}/${d.name}`]); }
   }
@@ -157,8 +159,8 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   const minFallback = opts.minFallbackSize ?? 4_000_000;
   const maxChunk = opts.maxChunkSize ?? DEFAULT_MAX_CHUNK;
   const compression = opts.compression ?? 'xz';
-  const { objects: toObjects, paths: toPaths } = await reachable(repo, opts.to);
-  const fromTree = opts.from === null ? null : await reachable(repo, opts.from);
+  const { objects: toObjects, paths: toPaths } = reachable(repo, opts.to);
+  const fromTree = opts.from === null ? null : reachable(repo, opts.from);
   const fromObjects = fromTree?.objects ?? new Map<string, DeltaObject>();
   const fresh = [...toObjects.values()].filter((o) => !fromObjects.has(`${o.type}:${o.checksum}`));
   // Modified files: a new content object at a path whose old content object is a different one.
