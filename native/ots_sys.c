@@ -480,29 +480,29 @@ static WriteJob *new_job(napi_env env) {
   return j;
 }
 
-static napi_value js_write_new(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  const char *usage = "writeNew(path, chunks: Uint8Array[], {mode, xattrs, uid, gid})";
-  if (argc < 3) {
+// The first n arguments, or false with a TypeError thrown naming the usage.
+static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-    return NULL;
+    return false;
   }
+  return true;
+}
+
+static napi_value js_write_new(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  const char *usage = "writeNew(path, chunks: Uint8Array[], {mode, xattrs, uid, gid})";
+  if (!get_args(env, info, 3, argv, usage)) return NULL;
   WriteJob *j = new_job(env);
   if (j == NULL || parse_write(env, j, argv[0], argv[1], argv[2], false, usage) != 0) return NULL;
   return queue_job(env, "ots_write_new", write_execute, write_complete, j, &j->deferred, &j->work);
 }
 
 static napi_value js_inflate_verify(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   const char *usage = "inflateVerify(path, header: Uint8Array, compressed: Uint8Array, size: number, expected: hex, {chunks?, mode, xattrs, uid, gid})";
-  if (argc < 6) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-    return NULL;
-  }
+  if (!get_args(env, info, 6, argv, usage)) return NULL;
   WriteJob *j = new_job(env);
   if (j == NULL) return NULL;
   j->verify = 1;
