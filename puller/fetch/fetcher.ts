@@ -230,5 +230,9 @@ function httpError(status: number, retryAfter: string | undefined, url: string, 
 }
 
 function encodePath(path: string): string {
+  // Object and delta paths (hex, modified base64, '.', '-', '_', '+', '/') need no escaping: the common case, thousands per pull.
+  if (SAFE_PATH.test(path)) return path;
   return path.split('/').map((p) => encodeURIComponent(p).replace(/%2B/g, '+')).join('/');
 }
+
+const SAFE_PATH = /^[A-Za-z0-9._~+/-]*$/;
