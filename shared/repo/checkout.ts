@@ -31,7 +31,6 @@ export interface CheckoutStats { files: number; dirs: number }
 
 const STREAM_ABOVE = 8 * 1024 * 1024;
 
-
 /** Check out commit `csum` into `dest`. Throws ERR_UNSAFE_PATH, ERR_CONFLICT, ERR_OBJECT_NOT_FOUND. */
 export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
   const commit = await repo.loadCommit(csum);

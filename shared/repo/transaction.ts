@@ -27,6 +27,8 @@ export class Transaction {
   private readonly staged = new Set<string>();
   /** Names in each objects/XX directory of the repo, listed on first use (see inRepo). */
   private readonly listed = new Map<string, Set<string>>();
+  /** Staged objects that replace the repo's copy (detached metadata); others never do. */
+  private readonly replacing = new Set<string>();
   /** In-flight writes by repo-relative path, so one object is written once. */
   private readonly writing = new Map<string, Promise<void>>();
   private readonly madeDirs = new Set<string>();
@@ -301,6 +303,7 @@ export class Transaction {
       if (replace) rmSync(path, { force: true });
       await write(path);
       this.staged.add(rel);
+      if (replace) this.replacing.add(rel);
     })();
     this.writing.set(rel, p);
     try {
@@ -328,11 +331,19 @@ export class Transaction {
       faultPoint('transaction-before-sync');
       // Nothing staged (a no-op pull): no object to make durable, no syncfs to wait for.
       if (this.staged.size > 0) await syncFilesystem(this.stagingDir);
-      const objectDirs = new Set<string>();
+      // An object that appeared in the repo meanwhile (another writer) is kept, as ostree
+      // keeps an existing object: replacing it would split the hardlinks that checkouts
+      // share with it. Each objects/XX directory is listed afresh once, here.
+      const present = new Map<string, Set<string>>();
       for (const rel of this.staged) {
         const dir = join(this.repo.path, rel.slice(0, 10));
-        if (!objectDirs.has(dir)) { mkdirSync(dir, { recursive: true }); objectDirs.add(dir); }
-        renameSync(this.stagedPath(rel), join(this.repo.path, rel));
+        let names = present.get(dir);
+        if (names === undefined) {
+          mkdirSync(dir, { recursive: true });
+          present.set(dir, names = new Set(readdirSync(dir)));
+        }
+        if (!this.replacing.has(rel) && names.has(rel.slice(11))) rmSync(this.stagedPath(rel), { force: true });
+        else renameSync(this.stagedPath(rel), join(this.repo.path, rel));
         faultPoint('transaction-mid-rename');
       }
       if (this.staged.size > 0) await syncFilesystem(this.repo.path);
