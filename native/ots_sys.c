@@ -941,24 +941,18 @@ static napi_value js_plan_finish(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, js_syncfs, NULL, &fn);
-  napi_set_named_property(env, exports, "syncfs", fn);
-  napi_create_function(env, "writeNew", NAPI_AUTO_LENGTH, js_write_new, NULL, &fn);
-  napi_set_named_property(env, exports, "writeNew", fn);
-  napi_create_function(env, "inflateVerify", NAPI_AUTO_LENGTH, js_inflate_verify, NULL, &fn);
-  napi_set_named_property(env, exports, "inflateVerify", fn);
-  napi_create_function(env, "lxattrs", NAPI_AUTO_LENGTH, js_lxattrs, NULL, &fn);
-  napi_set_named_property(env, exports, "lxattrs", fn);
-  napi_create_function(env, "lsetxattr", NAPI_AUTO_LENGTH, js_lsetxattr, NULL, &fn);
-  napi_set_named_property(env, exports, "lsetxattr", fn);
-  napi_create_function(env, "lock", NAPI_AUTO_LENGTH, js_lock, NULL, &fn);
-  napi_set_named_property(env, exports, "lock", fn);
-  napi_create_function(env, "planOpen", NAPI_AUTO_LENGTH, js_plan_open, NULL, &fn);
-  napi_set_named_property(env, exports, "planOpen", fn);
-  napi_create_function(env, "planPush", NAPI_AUTO_LENGTH, js_plan_push, NULL, &fn);
-  napi_set_named_property(env, exports, "planPush", fn);
-  napi_create_function(env, "planFinish", NAPI_AUTO_LENGTH, js_plan_finish, NULL, &fn);
-  napi_set_named_property(env, exports, "planFinish", fn);
+  static const struct { const char *name; napi_callback fn; } functions[] = {
+      {"syncfs", js_syncfs},           {"writeNew", js_write_new}, {"inflateVerify", js_inflate_verify},
+      {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
+      {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
+  };
+  napi_property_descriptor props[sizeof functions / sizeof functions[0]];
+  memset(props, 0, sizeof props);
+  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
+    props[i].utf8name = functions[i].name;
+    props[i].method = functions[i].fn;
+    props[i].attributes = napi_enumerable;
+  }
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }
