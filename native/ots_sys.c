@@ -49,8 +49,7 @@
 //       M path mode uid gid   chown (unless uid is -1), then chmod
 //     The first other failure stops the plan; the result names the op and path.
 #define _GNU_SOURCE
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "ots_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,15 +65,7 @@
 #include <zlib.h>
 #include <openssl/evp.h>
 
-#define CHECK(call)                                                      \
-  do {                                                                   \
-    if ((call) != napi_ok) {                                             \
-      napi_throw_error(env, "ERR_NATIVE", "ots_sys: " #call " failed");  \
-      return NULL;                                                       \
-    }                                                                    \
-  } while (0)
-
-static char *get_string(napi_env env, napi_value v, size_t *len_out) {
+char *ots_get_string(napi_env env, napi_value v, size_t *len_out) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
   char *buf = malloc(len + 1);
@@ -87,7 +78,7 @@ static char *get_string(napi_env env, napi_value v, size_t *len_out) {
   return buf;
 }
 
-static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
+napi_value ots_errno_error(napi_env env, int err, const char *syscall, const char *path) {
   napi_value code, msg, error, num, sys, p;
   const char *name = strerror(err);
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &msg);
@@ -105,7 +96,7 @@ static napi_value errno_error(napi_env env, int err, const char *syscall, const 
 }
 
 // Queue `data` as a thread-pool job; the promise its complete callback settles through *deferred.
-static napi_value queue_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete,
+napi_value ots_queue_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete,
                             void *data, napi_deferred *deferred, napi_async_work *work) {
   napi_value promise, resource_name;
   CHECK(napi_create_promise(env, deferred, &promise));
@@ -143,7 +134,7 @@ static void syncfs_complete(napi_env env, napi_status status, void *data) {
     napi_get_undefined(env, &undef);
     napi_resolve_deferred(env, job->deferred, undef);
   } else {
-    napi_reject_deferred(env, job->deferred, errno_error(env, job->err != 0 ? job->err : EIO, "syncfs", job->path));
+    napi_reject_deferred(env, job->deferred, ots_errno_error(env, job->err != 0 ? job->err : EIO, "syncfs", job->path));
   }
   napi_delete_async_work(env, job->work);
   free(job->path);
@@ -155,12 +146,12 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   SyncfsJob *job = calloc(1, sizeof *job);
-  if (job == NULL || (job->path = get_string(env, argv[0], NULL)) == NULL) {
+  if (job == NULL || (job->path = ots_get_string(env, argv[0], NULL)) == NULL) {
     free(job);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "syncfs(path): path must be a string");
     return NULL;
   }
-  return queue_job(env, "ots_syncfs", syncfs_execute, syncfs_complete, job, &job->deferred, &job->work);
+  return ots_queue_job(env, "ots_syncfs", syncfs_execute, syncfs_complete, job, &job->deferred, &job->work);
 }
 
 // ---- locks ------------------------------------------------------------------
@@ -183,7 +174,7 @@ static napi_value js_lock(napi_env env, napi_callback_info info) {
     do r = flock(fd, op); while (r < 0 && errno == EINTR);
   }
   if (r < 0 && errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK) {
-    napi_throw(env, errno_error(env, errno, "fcntl", NULL));
+    napi_throw(env, ots_errno_error(env, errno, "fcntl", NULL));
     return NULL;
   }
   CHECK(napi_get_boolean(env, r == 0, &result));
@@ -392,7 +383,7 @@ static void write_complete(napi_env env, napi_status status, void *data) {
     napi_get_undefined(env, &undef);
     napi_resolve_deferred(env, j->deferred, undef);
   } else {
-    napi_reject_deferred(env, j->deferred, errno_error(env, j->err != 0 ? j->err : EIO, j->failed != NULL ? j->failed : "writeNew", j->path));
+    napi_reject_deferred(env, j->deferred, ots_errno_error(env, j->err != 0 ? j->err : EIO, j->failed != NULL ? j->failed : "writeNew", j->path));
   }
   napi_delete_async_work(env, j->work);
   write_job_free(env, j);
@@ -416,7 +407,20 @@ static int get_bytes(napi_env env, napi_value v, struct iovec *out, napi_ref *re
   return napi_create_reference(env, v, 1, ref) == napi_ok ? 0 : -1;
 }
 
-static int32_t get_int_prop(napi_env env, napi_value obj, const char *name, int32_t fallback) {
+bool ots_get_bytes_sync(napi_env env, napi_value v, struct iovec *out) {
+  bool is_ta = false;
+  napi_typedarray_type t;
+  size_t len = 0, off = 0;
+  napi_value ab;
+  void *base = NULL;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta || napi_get_typedarray_info(env, v, &t, &len, &base, &ab, &off) != napi_ok || t != napi_uint8_array)
+    return false;
+  out->iov_base = base;
+  out->iov_len = len;
+  return true;
+}
+
+int32_t ots_get_int_prop(napi_env env, napi_value obj, const char *name, int32_t fallback) {
   napi_value v;
   napi_valuetype t;
   int32_t out = fallback;
@@ -434,7 +438,7 @@ static int parse_write(napi_env env, WriteJob *j, napi_value path, napi_value ch
   bool is_array = false;
   napi_typeof(env, chunks, &ct);
   bool no_chunks = chunks_optional && (ct == napi_undefined || ct == napi_null);
-  if ((j->path = get_string(env, path, NULL)) == NULL
+  if ((j->path = ots_get_string(env, path, NULL)) == NULL
       || (!no_chunks && (napi_is_array(env, chunks, &is_array) != napi_ok || !is_array || napi_get_array_length(env, chunks, &n) != napi_ok))) {
     write_job_free(env, j);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
@@ -451,9 +455,9 @@ static int parse_write(napi_env env, WriteJob *j, napi_value path, napi_value ch
       return -1;
     }
   }
-  j->mode = get_int_prop(env, opts, "mode", 0644);
-  j->uid = get_int_prop(env, opts, "uid", -1);
-  j->gid = get_int_prop(env, opts, "gid", -1);
+  j->mode = ots_get_int_prop(env, opts, "mode", 0644);
+  j->uid = ots_get_int_prop(env, opts, "uid", -1);
+  j->gid = ots_get_int_prop(env, opts, "gid", -1);
   uint32_t nx = 0;
   if (napi_get_named_property(env, opts, "xattrs", &xattrs) == napi_ok && napi_is_array(env, xattrs, &is_array) == napi_ok && is_array)
     napi_get_array_length(env, xattrs, &nx);
@@ -464,7 +468,7 @@ static int parse_write(napi_env env, WriteJob *j, napi_value path, napi_value ch
   for (uint32_t i = 0; i < nx; i++) {
     napi_value x, xn, xv;
     if (napi_get_element(env, xattrs, i, &x) != napi_ok || napi_get_named_property(env, x, "name", &xn) != napi_ok
-        || napi_get_named_property(env, x, "value", &xv) != napi_ok || (j->xattr_names[i] = get_string(env, xn, NULL)) == NULL
+        || napi_get_named_property(env, x, "value", &xv) != napi_ok || (j->xattr_names[i] = ots_get_string(env, xn, NULL)) == NULL
         || get_bytes(env, xv, &j->xattr_values[i], &j->xattr_refs[i]) != 0) {
       write_job_free(env, j);
       napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "xattrs must be {name: string, value: Uint8Array}[]");
@@ -481,7 +485,7 @@ static WriteJob *new_job(napi_env env) {
 }
 
 // The first n arguments, or false with a TypeError thrown naming the usage.
-static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+bool ots_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
   size_t argc = n;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
@@ -493,16 +497,16 @@ static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value
 static napi_value js_write_new(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   const char *usage = "writeNew(path, chunks: Uint8Array[], {mode, xattrs, uid, gid})";
-  if (!get_args(env, info, 3, argv, usage)) return NULL;
+  if (!ots_get_args(env, info, 3, argv, usage)) return NULL;
   WriteJob *j = new_job(env);
   if (j == NULL || parse_write(env, j, argv[0], argv[1], argv[2], false, usage) != 0) return NULL;
-  return queue_job(env, "ots_write_new", write_execute, write_complete, j, &j->deferred, &j->work);
+  return ots_queue_job(env, "ots_write_new", write_execute, write_complete, j, &j->deferred, &j->work);
 }
 
 static napi_value js_inflate_verify(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   const char *usage = "inflateVerify(path, header: Uint8Array, compressed: Uint8Array, size: number, expected: hex, {chunks?, mode, xattrs, uid, gid})";
-  if (!get_args(env, info, 6, argv, usage)) return NULL;
+  if (!ots_get_args(env, info, 6, argv, usage)) return NULL;
   WriteJob *j = new_job(env);
   if (j == NULL) return NULL;
   j->verify = 1;
@@ -519,7 +523,7 @@ static napi_value js_inflate_verify(napi_env env, napi_callback_info info) {
   }
   j->size = (uint64_t)size;
   if (parse_write(env, j, argv[0], chunks, argv[5], true, usage) != 0) return NULL;
-  return queue_job(env, "ots_inflate_verify", write_execute, write_complete, j, &j->deferred, &j->work);
+  return ots_queue_job(env, "ots_inflate_verify", write_execute, write_complete, j, &j->deferred, &j->work);
 }
 
 // ---- symlink xattrs -----------------------------------------------------------
@@ -528,7 +532,7 @@ static napi_value js_lxattrs(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *path = get_string(env, argv[0], NULL);
+  char *path = ots_get_string(env, argv[0], NULL);
   if (path == NULL) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lxattrs(path): path must be a string");
     return NULL;
@@ -549,7 +553,7 @@ static napi_value js_lxattrs(napi_env env, napi_callback_info info) {
     int e = errno;
     free(names);
     if (e == ENOTSUP) { free(path); return result; }
-    napi_throw(env, errno_error(env, e, "llistxattr", path));
+    napi_throw(env, ots_errno_error(env, e, "llistxattr", path));
     free(path);
     return NULL;
   }
@@ -579,15 +583,15 @@ static napi_value js_lsetxattr(napi_env env, napi_callback_info info) {
   struct iovec value;
   napi_ref ref = NULL;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *path = argc >= 3 ? get_string(env, argv[0], NULL) : NULL;
-  char *name = argc >= 3 ? get_string(env, argv[1], NULL) : NULL;
+  char *path = argc >= 3 ? ots_get_string(env, argv[0], NULL) : NULL;
+  char *name = argc >= 3 ? ots_get_string(env, argv[1], NULL) : NULL;
   if (path == NULL || name == NULL || get_bytes(env, argv[2], &value, &ref) != 0) {
     free(path);
     free(name);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "lsetxattr(path, name, value: Uint8Array)");
     return NULL;
   }
-  if (lsetxattr(path, name, value.iov_base, value.iov_len, 0) != 0) napi_throw(env, errno_error(env, errno, "lsetxattr", path));
+  if (lsetxattr(path, name, value.iov_base, value.iov_len, 0) != 0) napi_throw(env, ots_errno_error(env, errno, "lsetxattr", path));
   napi_delete_reference(env, ref);
   free(path);
   free(name);
@@ -808,14 +812,14 @@ static napi_value js_plan_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], handle;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *dir = get_string(env, argv[0], NULL);
+  char *dir = ots_get_string(env, argv[0], NULL);
   if (dir == NULL) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "planOpen(objectsDir): objectsDir must be a string");
     return NULL;
   }
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    napi_throw(env, errno_error(env, errno, "open", dir));
+    napi_throw(env, ots_errno_error(env, errno, "open", dir));
     free(dir);
     return NULL;
   }
@@ -886,7 +890,7 @@ static void plan_finish_complete(napi_env env, napi_status status, void *data) {
   napi_set_named_property(env, result, "ops", v);
   if (p->err != 0) {
     char op[2] = {p->err_op, 0};
-    napi_value e = errno_error(env, p->err, op[0] == 'L' ? "linkat" : op[0] == 'S' ? "symlinkat" : op[0] == 'M' ? "chmod" : op[0] == 'D' ? "mkdir" : "open", p->err_path);
+    napi_value e = ots_errno_error(env, p->err, op[0] == 'L' ? "linkat" : op[0] == 'S' ? "symlinkat" : op[0] == 'M' ? "chmod" : op[0] == 'D' ? "mkdir" : "open", p->err_path);
     napi_create_string_utf8(env, op, 1, &v);
     napi_set_named_property(env, e, "op", v);
     napi_set_named_property(env, result, "error", e);
@@ -937,7 +941,7 @@ static napi_value js_plan_finish(napi_env env, napi_callback_info info) {
   pthread_cond_signal(&p->cond);
   pthread_mutex_unlock(&p->lock);
   CHECK(napi_create_reference(env, argv[0], 1, &p->self_ref));
-  return queue_job(env, "ots_plan_finish", plan_finish_execute, plan_finish_complete, p, &p->deferred, &p->work);
+  return ots_queue_job(env, "ots_plan_finish", plan_finish_execute, plan_finish_complete, p, &p->deferred, &p->work);
 }
 
 NAPI_MODULE_INIT() {
@@ -945,6 +949,8 @@ NAPI_MODULE_INIT() {
       {"syncfs", js_syncfs},           {"writeNew", js_write_new}, {"inflateVerify", js_inflate_verify},
       {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
+      {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},
+      {"pruneScan", ots_js_prune_scan},
   };
   napi_property_descriptor props[sizeof functions / sizeof functions[0]];
   memset(props, 0, sizeof props);

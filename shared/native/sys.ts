@@ -5,6 +5,7 @@
 // OTS_NO_NATIVE=1 (the tests run both).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
 import { lazyRequire } from '../lazy-require.js';
 
 /** An error from a native call: errno is negative, as in Node's own errors. */
@@ -17,6 +18,42 @@ export interface PlanResult {
   error?: NativeError;
   /** [destination path, object path relative to objects/] of links refused with EXDEV or EMLINK: copy these. */
   copies: [string, string][];
+}
+
+/** What checkoutTree did: counts, refused links to copy, and the first failure. */
+export interface TreeCheckoutResult {
+  dirs: number;
+  files: number;
+  /** [destination path, object path relative to objects/] of links refused with EXDEV or EMLINK: copy these. */
+  copies: [string, string][];
+  /** A system error (errno, syscall, path) or a format error (code, checksum, objectType, path). */
+  error?: NativeError | NativeFormatError;
+}
+
+/** A malformed, corrupt or missing metadata object met by checkoutTree. */
+export interface NativeFormatError extends Error {
+  code: 'ERR_BAD_FORMAT' | 'ERR_CHECKSUM_MISMATCH' | 'ERR_OBJECT_NOT_FOUND' | 'ERR_UNSAFE_PATH';
+  checksum?: string;
+  objectType?: 'dirtree' | 'dirmeta';
+  path?: string;
+}
+
+export interface TreeCheckoutOptions {
+  /** Worker threads (1-8). */
+  threads: number;
+  /** Skip xattrs and ownership (checkout -U). */
+  userMode: boolean;
+  /** New directories already get euid/egid (no setgid parent): chown only where the dirmeta differs. */
+  ownerIsOurs: boolean;
+  euid: number;
+  egid: number;
+}
+
+export interface PruneScanResult {
+  total: number;
+  unreachable: string[];
+  /** A system error, or a missing (ERR_OBJECT_NOT_FOUND), corrupt or malformed dirtree of roots[root]. */
+  error?: NativeError | (NativeFormatError & { root?: number });
 }
 
 declare const planBrand: unique symbol;
@@ -48,10 +85,34 @@ export interface NativeSys {
   planOpen(objectsDir: string): PlanHandle;
   planPush(plan: PlanHandle, chunk: string): void;
   planFinish(plan: PlanHandle, abort: boolean): Promise<PlanResult>;
+  /**
+   * Hardlink checkout of a whole tree into the existing empty directory `root`,
+   * walked natively by `threads` workers (native/checkout.c): dirtrees are read
+   * from `objectsDir`, SHA-256-verified and parsed there. Not for bare-user
+   * repositories (their symlinks are regular files).
+   */
+  checkoutTree(objectsDir: string, root: string, tree: string, meta: string, opts: TreeCheckoutOptions): Promise<TreeCheckoutResult>;
+  /**
+   * The scan behind a prune (native/prune.c): mark the trees of `roots`
+   * ([dirtree, dirmeta, partial]) while another thread lists objects/; the
+   * listed commits, dirtrees, dirmetas and content objects (`contentExt`)
+   * not reached, as "xx/rest.ext", and how many were listed.
+   */
+  pruneScan(objectsDir: string, roots: [string, string, boolean][], commits: string[], contentExt: string): Promise<PruneScanResult>;
+  /** The native dirtree parser alone (tests): names and hex checksums; throws code ERR_BAD_FORMAT. */
+  parseDirtree(bytes: Uint8Array): { files: [string, string][]; dirs: [string, string, string][] };
+  /** The native dirmeta parser alone (tests); throws code ERR_BAD_FORMAT. */
+  parseDirmeta(bytes: Uint8Array): { uid: number; gid: number; mode: number; xattrs: [string, Uint8Array][] };
 }
 
 /** How writeNew creates a file: final mode (set last), xattrs, owner (uid -1: unchanged). */
 export interface NativeWriteOptions { mode: number; xattrs?: readonly { name: string; value: Uint8Array }[]; uid?: number; gid?: number }
+
+/** A native call's system error as Node reports its own (code ENOENT, errno, syscall, path). */
+export function nativeSystemError(err: NativeError): Error {
+  const code = getSystemErrorName(err.errno);
+  return Object.assign(new Error(`${code}: ${err.message}, ${err.syscall} '${err.path ?? ''}'`), { code, errno: err.errno, syscall: err.syscall, path: err.path });
+}
 
 let loaded: NativeSys | null | undefined;
 

@@ -5,11 +5,12 @@
 import { chmod, chown, copyFile, lchown, link, lstat, open, symlink, unlink } from 'node:fs/promises';
 import { chmodSync, chownSync, constants, createWriteStream, linkSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { OtError, isErrno, isOtError } from '../errors.js';
 import { S_IFLNK, S_IFMT, parseChecksum, validateFilename, type Checksum, type FileHeader, type FileMeta } from '../objects/index.js';
-import { nativeSys, type NativeError, type NativeSys, type PlanResult } from '../native/sys.js';
+import { nativeSys, nativeSystemError, type NativeError, type NativeSys, type NativeFormatError, type PlanResult } from '../native/sys.js';
 import { Limiter } from './limiter.js';
 import type { Repo } from './repo.js';
 import { writeSymlinkXattrsSync, writeXattr, writeXattrSync } from './xattr-io.js';
@@ -49,7 +50,8 @@ export async function checkoutCommit(repo: Repo, csum: Checksum, dest: string, o
   }
   const co = new Checkout(repo, opts);
   const native = nativeSys();
-  if (opts.hardlink && !opts.union && native) await co.planned(native, tree, meta, resolve(dest));
+  if (opts.hardlink && !opts.union && native && repo.mode !== 'bare-user') await co.native(native, tree, meta, resolve(dest));
+  else if (opts.hardlink && !opts.union && native) await co.planned(native, tree, meta, resolve(dest));
   else if (opts.hardlink && !opts.union) {
     const cwd = process.cwd();
     const root = resolve(dest);
@@ -175,19 +177,46 @@ class Checkout {
     for (const [path, meta] of dirMetas) {
       if (!this.userMode) for (const x of meta.xattrs) writeXattrSync(path, x.name, x.value);
     }
-    // Links refused (another filesystem, too many links): copies, per directory,
-    // which is made writable meanwhile and gets its mode back once all are done.
+    this.copyRefused(res.copies, (dir) => dirMetas.get(dir)?.mode);
+  }
+
+  /**
+   * Hardlink checkout walked natively (native/checkout.c): worker threads read,
+   * verify and parse the dirtrees and make the directories and links, spreading
+   * the kernel work over the cores. Bare and bare-user-only repositories, whose
+   * symlink objects are symlinks. Same checks and result as dirSync.
+   */
+  async native(native: NativeSys, tree: Checksum, metaCsum: Checksum, root: string): Promise<void> {
+    this.makeDirSync(root, root);
+    const ownerIsOurs = (lstatSync(root).mode & 0o2000) === 0;
+    const res = await native.checkoutTree(this.objectsDir, root, tree, metaCsum, {
+      threads: Math.min(4, availableParallelism()), userMode: this.userMode, ownerIsOurs, euid: this.euid, egid: this.egid,
+    });
+    this.stats.dirs += res.dirs;
+    this.stats.files += res.files;
+    if (res.error) throw treeError(res.error);
+    const refused = res.copies[0];
+    if (refused) this.refusedLink(refused[0]);
+    this.copyRefused(res.copies, (dir) => lstatSync(dir).mode);
+  }
+
+  /**
+   * Links refused (another filesystem, too many links) become copies, per
+   * directory, which is made writable meanwhile and gets `modeOf(dir)` back
+   * once all are done.
+   */
+  private copyRefused(copies: [string, string][], modeOf: (dir: string) => number | undefined): void {
     const byDir = new Map<string, [string, string][]>();
-    for (const c of res.copies) {
+    for (const c of copies) {
       const dir = dirname(c[0]);
       byDir.set(dir, [...(byDir.get(dir) ?? []), c]);
     }
-    for (const [dir, copies] of byDir) {
-      const meta = dirMetas.get(dir);
+    for (const [dir, list] of byDir) {
+      const mode = modeOf(dir);
       chmodSync(dir, 0o700);
-      this.pending.push(Promise.all(copies.map(([dest, src]) => this.limiter.run(async () => {
+      this.pending.push(Promise.all(list.map(([dest, src]) => this.limiter.run(async () => {
         await this.copy(parseChecksum(`${src.slice(0, 2)}${src.slice(3, 65)}`), dest);
-      }))).then(() => undefined).finally(() => { if (meta) chmodSync(dir, meta.mode & 0o7777); }));
+      }))).then(() => undefined).finally(() => { if (mode !== undefined) chmodSync(dir, mode & 0o7777); }));
     }
   }
 
@@ -325,9 +354,15 @@ class Checkout {
 
 /** A failed plan operation as the error the synchronous walk would have thrown. */
 function planError(err: NativeError): Error {
-  const code = getSystemErrorName(err.errno);
-  if (code === 'EEXIST') return new OtError('ERR_CONFLICT', `${err.path ?? 'a checkout path'} already exists`, { path: err.path });
-  return Object.assign(new Error(`${code}: ${err.message}, ${err.syscall} '${err.path ?? ''}'`), { code, errno: err.errno, syscall: err.syscall, path: err.path });
+  if (getSystemErrorName(err.errno) === 'EEXIST') return new OtError('ERR_CONFLICT', `${err.path ?? 'a checkout path'} already exists`, { path: err.path });
+  return nativeSystemError(err);
+}
+
+/** A native tree checkout's failure as the error the TypeScript walk would have thrown. */
+function treeError(err: NativeError | NativeFormatError): Error {
+  if ('errno' in err) return planError(err);
+  const hint = err.code === 'ERR_CHECKSUM_MISMATCH' || err.code === 'ERR_OBJECT_NOT_FOUND' ? 'run ots fsck to list every damaged object' : undefined;
+  return new OtError(err.code, err.message, { checksum: err.checksum, objectType: err.objectType, path: err.path, hint });
 }
 
 async function removeExisting(path: string): Promise<void> {

@@ -9,7 +9,8 @@ import { readdirSync } from 'node:fs';
 import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError, isErrno, isOtError } from '../errors.js';
-import { fromModifiedBase64, type Checksum, type DeltaRoot, type Dirtree } from '../objects/index.js';
+import { fromModifiedBase64, type Checksum, type Commit, type DeltaRoot, type Dirtree } from '../objects/index.js';
+import { nativeSys, nativeSystemError, type NativeSys } from '../native/sys.js';
 import { withRepoLock } from './lock.js';
 import type { Repo } from './repo.js';
 
@@ -71,47 +72,96 @@ export function listLooseObjects(repo: Repo): LooseObjects {
 export async function pruneRepo(repo: Repo, opts: PruneOptions = {}): Promise<PruneResult> {
   return withRepoLock(repo, 'exclusive', async () => {
     const depth = opts.depth ?? -1;
-    const objects = listLooseObjects(repo);
-    const reachable = emptySets();
-    const roots = opts.refsOnly ? (await repo.listRefs()).map((r) => r.checksum) : [...objects.commit] as Checksum[];
-    for (const c of [...roots, ...(opts.extraCommits ?? [])]) markCommit(repo, c, depth, reachable);
-    let total = 0;
+    const native = nativeSys();
+    const scan = native && opts.refsOnly ? await nativeScan(native, repo, depth, opts.extraCommits ?? []) : await scriptScan(repo, opts, depth);
     let pruned = 0;
     let freedBytes = 0;
-    for (const kind of ['commit', 'dirtree', 'dirmeta', 'file'] as const) {
-      total += objects[kind].size;
-      for (const csum of objects[kind]) {
-        if (reachable[kind].has(csum)) continue;
-        const file = repo.objectPath(csum as Checksum, kind);
-        pruned++;
-        freedBytes += (await lstat(file)).size;
-        if (opts.noPrune) continue;
-        if (kind === 'commit') {
-          await rm(repo.objectPath(csum as Checksum, 'commitmeta'), { force: true });
-          await rm(join(repo.path, 'state', `${csum}.commitpartial`), { force: true });
-        }
-        await rm(file, { force: true });
+    for (const { kind, csum } of scan.unreachable) {
+      const file = repo.objectPath(csum, kind);
+      pruned++;
+      freedBytes += (await lstat(file)).size;
+      if (opts.noPrune) continue;
+      if (kind === 'commit') {
+        await rm(repo.objectPath(csum, 'commitmeta'), { force: true });
+        await rm(join(repo.path, 'state', `${csum}.commitpartial`), { force: true });
       }
+      await rm(file, { force: true });
     }
     const deltasPruned = opts.noPrune ? 0 : (await pruneDeltas(repo, 'deltas')) + (await pruneDeltas(repo, 'deltas-zstd'));
-    return { total, pruned, freedBytes, deltasPruned };
+    return { total: scan.total, pruned, freedBytes, deltasPruned };
   });
 }
 
+/** What a prune would delete (commits first: an interrupted prune never leaves a commit without its tree), of `total` listed. */
+interface Scan { total: number; unreachable: { kind: Kind; csum: Checksum }[] }
+
+const KINDS = ['commit', 'dirtree', 'dirmeta', 'file'] as const;
+
+/** Roots and marking in TypeScript. */
+async function scriptScan(repo: Repo, opts: PruneOptions, depth: number): Promise<Scan> {
+  const objects = listLooseObjects(repo);
+  const reachable = emptySets();
+  const roots = opts.refsOnly ? (await repo.listRefs()).map((r) => r.checksum) : [...objects.commit] as Checksum[];
+  for (const c of [...roots, ...(opts.extraCommits ?? [])]) {
+    walkCommits(repo, c, depth, reachable.commit, (commit, partial) => markTree(repo, commit.rootDirtree, commit.rootDirmeta, commit.csum, partial, reachable, true));
+  }
+  const unreachable: Scan['unreachable'] = [];
+  let total = 0;
+  for (const kind of KINDS) {
+    total += objects[kind].size;
+    for (const csum of objects[kind]) if (!reachable[kind].has(csum)) unreachable.push({ kind, csum: csum as Checksum });
+  }
+  return { total, unreachable };
+}
+
 /**
- * Mark a commit, its tree and `depth` of its parents reachable. A missing
- * commit ends the chain (repositories are often shallow); a partial commit's
- * missing tree objects are skipped, a complete commit's are an error.
+ * The refs' commits walked here, their trees marked natively while another
+ * native thread lists the objects (native/prune.c): deploy ends with this.
  */
-function markCommit(repo: Repo, start: Checksum, depth: number, reachable: LooseObjects): void {
+async function nativeScan(native: NativeSys, repo: Repo, depth: number, extra: readonly Checksum[]): Promise<Scan> {
+  const commits = new Set<string>();
+  const roots: [string, string, boolean][] = [];
+  const rootCommits: Checksum[] = [];
+  for (const c of [...(await repo.listRefs()).map((r) => r.checksum), ...extra]) {
+    walkCommits(repo, c, depth, commits, (commit, partial) => {
+      roots.push([commit.rootDirtree, commit.rootDirmeta, partial]);
+      rootCommits.push(commit.csum);
+    });
+  }
+  const res = await native.pruneScan(join(repo.path, 'objects'), roots, [...commits], repo.isArchive ? '.filez' : '.file');
+  if (res.error) {
+    const e = res.error;
+    if ('errno' in e) throw nativeSystemError(e);
+    const commit = rootCommits[e.root ?? -1];
+    if (e.code === 'ERR_OBJECT_NOT_FOUND') {
+      throw new OtError('ERR_OBJECT_NOT_FOUND', `Commit ${commit ?? '?'} is incomplete: dirtree ${e.checksum} is missing; not pruning`, {
+        checksum: e.checksum, objectType: 'dirtree', hint: 'run ots fsck; pull the commit again to complete it',
+      });
+    }
+    throw new OtError(e.code, `Cannot prune: dirtree ${e.checksum} of commit ${commit ?? '?'}: ${e.message}`, { checksum: e.checksum, objectType: 'dirtree', hint: 'run ots fsck to list every damaged object' });
+  }
+  const unreachable: Scan['unreachable'] = res.unreachable.map((rel) => {
+    const dot = rel.indexOf('.');
+    const ext = rel.slice(dot);
+    return { kind: KIND_OF_EXT[ext] ?? 'file', csum: `${rel.slice(0, 2)}${rel.slice(3, dot)}` as Checksum };
+  });
+  unreachable.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind));
+  return { total: res.total, unreachable };
+}
+
+/**
+ * Follow a commit and `depth` of its parents, calling `visit` for each one
+ * not in `seen`. A missing commit ends the chain (repositories are often
+ * shallow).
+ */
+function walkCommits(repo: Repo, start: Checksum, depth: number, seen: Set<string>, visit: (commit: Commit & { csum: Checksum }, partial: boolean) => void): void {
   let csum: Checksum | null = start;
   let left = depth;
   while (csum !== null) {
-    if (reachable.commit.has(csum) || !repo.hasObjectSync(csum, 'commit')) return;
-    reachable.commit.add(csum);
+    if (seen.has(csum) || !repo.hasObjectSync(csum, 'commit')) return;
+    seen.add(csum);
     const commit = repo.loadCommitSync(csum);
-    const partial = repo.isCommitPartialSync(csum);
-    markTree(repo, commit.rootDirtree, commit.rootDirmeta, csum, partial, reachable, true);
+    visit({ ...commit, csum }, repo.isCommitPartialSync(csum));
     if (left === 0) return;
     if (left > 0) left--;
     csum = commit.parent;

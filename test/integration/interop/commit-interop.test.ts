@@ -87,20 +87,23 @@ describe.each(['archive', 'bare-user'] as const)('%s repositories', (mode) => {
   });
 });
 
-// With the native checkout plan (native/ots_sys.c) and with the portable walk.
-describe.each([['native plan', {}], ['portable walk', { OTS_NO_NATIVE: '1' }]] as const)('hardlink checkout (-H), %s', (_label, env) => {
+// With the native tree walk (native/checkout.c: bare-user-only), the native
+// checkout plan (native/ots_sys.c: bare-user) and the portable walk.
+describe.each([
+  ['native tree walk', 'bare-user-only', {}], ['native plan', 'bare-user', {}], ['portable walk', 'bare-user', { OTS_NO_NATIVE: '1' }],
+] as const)('hardlink checkout (-H), %s', (_label, mode, env) => {
   it('links every file to its object, from a relative repo into a relative destination, equal to ostree checkout', async () => {
     const t = makeTmpDir();
     makeSampleTree(join(t, 'src'));
     const repo = join(t, 'repo');
-    await ostree('init', `--repo=${repo}`, '--mode=bare-user');
+    await ostree('init', `--repo=${repo}`, `--mode=${mode}`);
     const csum = (await ostree('commit', `--repo=${repo}`, ...COMMIT_ARGS, join(t, 'src'))).trim();
     await runOk(OTS_BIN, ['--repo=repo', 'checkout', '-U', '-H', csum, 'ours'], { cwd: t, env });
     await ostree('checkout', `--repo=${repo}`, '-U', '-H', csum, join(t, 'theirs'));
     expect(diffTrees(join(t, 'theirs'), join(t, 'ours'), { modeMask: 0o7777, dirModes: true })).toEqual([]);
     expect(diffTrees(join(t, 'src'), join(t, 'ours'), { modeMask: 0o777 })).toEqual([]);
     // Every regular file is the object itself (same inode), as with ostree -H.
-    const objects = new Set(listObjects(repo).filter((o) => o.endsWith('.file')).map((o) => statSync(join(repo, 'objects', o.slice(0, 2), o.slice(2))).ino));
+    const objects = new Set(listObjects(repo).filter((o) => o.endsWith('.file')).map((o) => lstatSync(join(repo, 'objects', o.slice(0, 2), o.slice(2))).ino));
     let files = 0;
     const walk = (dir: string): void => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -119,7 +122,7 @@ describe.each([['native plan', {}], ['portable walk', { OTS_NO_NATIVE: '1' }]] a
     onTestFinished(() => rmSync(shm, { recursive: true, force: true }));
     expect(statSync(shm).dev, 'needs /dev/shm on another filesystem than the temp dir').not.toBe(statSync(t).dev);
     makeSampleTree(join(t, 'src'));
-    await ostree('init', `--repo=${join(shm, 'repo')}`, '--mode=bare-user');
+    await ostree('init', `--repo=${join(shm, 'repo')}`, `--mode=${mode}`);
     const csum = (await ostree('commit', `--repo=${join(shm, 'repo')}`, ...COMMIT_ARGS, join(t, 'src'))).trim();
     const strict = await otsRun([`--repo=${join(shm, 'repo')}`, 'checkout', '-U', '-H', csum, join(t, 'linked')], { env });
     expect(strict.code).toBe(1);

@@ -1,0 +1,49 @@
+// Helpers shared by the addon's source files (defined in ots_sys.c).
+#ifndef OTS_SYS_H
+#define OTS_SYS_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define CHECK(call)                                                      \
+  do {                                                                   \
+    if ((call) != napi_ok) {                                             \
+      napi_throw_error(env, "ERR_NATIVE", "ots_sys: " #call " failed");  \
+      return NULL;                                                       \
+    }                                                                    \
+  } while (0)
+
+// A JS string as a malloc'd C string (NULL when not a string or out of memory).
+char *ots_get_string(napi_env env, napi_value v, size_t *len_out);
+// An Error like Node's system errors: code ERR_NATIVE_SYSCALL, errno (negative), syscall, path.
+napi_value ots_errno_error(napi_env env, int err, const char *syscall, const char *path);
+// Queue a thread-pool job; the promise its complete callback settles through *deferred.
+napi_value ots_queue_job(napi_env env, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete,
+                         void *data, napi_deferred *deferred, napi_async_work *work);
+// The first n arguments, or false with a TypeError naming `usage` thrown.
+bool ots_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage);
+// A numeric property, or `fallback`.
+int32_t ots_get_int_prop(napi_env env, napi_value obj, const char *name, int32_t fallback);
+// The bytes of a Uint8Array (no reference taken: only for synchronous use).
+bool ots_get_bytes_sync(napi_env env, napi_value v, struct iovec *out);
+
+// checkout.c
+// Reading a metadata object: 0, an errno, or one of these.
+#define OTS_ETOOBIG (-1)   // larger than OSTREE_MAX_METADATA_SIZE
+#define OTS_ENOTREG (-2)   // not a regular file
+#define OTS_ECORRUPT (-3)  // SHA-256 differs from its name (or a short read)
+// Read objects/xx/rest.type (O_NOFOLLOW, at most 10 MiB) and verify its SHA-256; *out is malloc'd.
+int ots_read_object(int objects_fd, const uint8_t *csum, const char *type, uint8_t **out, size_t *len);
+const char *ots_read_error(int err);
+void ots_hex(const uint8_t *csum, char *out65);
+void ots_object_rel(const uint8_t *csum, const char *type, char *out, size_t cap);
+napi_value ots_js_checkout_tree(napi_env env, napi_callback_info info);
+napi_value ots_js_parse_dirtree(napi_env env, napi_callback_info info);
+napi_value ots_js_parse_dirmeta(napi_env env, napi_callback_info info);
+// prune.c
+napi_value ots_js_prune_scan(napi_env env, napi_callback_info info);
+
+#endif
