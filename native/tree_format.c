@@ -34,7 +34,8 @@ static int array_open(Array *a, const uint8_t *b, size_t n) {
   a->table = n;
   if (n == 0) return 0;
   size_t t = read_offset(b + n - a->w, a->w);
-  if (t > n || (n - t) % a->w != 0) return -1;
+  // A non-empty array has at least one framing offset: the last one.
+  if (t >= n || (n - t) % a->w != 0) return -1;
   a->table = t;
   a->count = (n - t) / a->w;
   return 0;

@@ -94,7 +94,8 @@ function arrayBounds(b: Uint8Array, start: number, end: number): number[] | unde
   if (size === 0) return [];
   const w = width(size);
   const tableStart = start + readOffset(b, end - w, w);
-  if (tableStart > end || (end - tableStart) % w !== 0) return undefined;
+  // A non-empty array has at least one framing offset: the last one.
+  if (tableStart >= end || (end - tableStart) % w !== 0) return undefined;
   const ends: number[] = [];
   let prev = start;
   for (let at = tableStart; at < end; at += w) {

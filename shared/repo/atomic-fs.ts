@@ -74,6 +74,17 @@ export async function syncFilesystem(path: string): Promise<void> {
   }
 }
 
+/**
+ * Start writing back the filesystem holding `path` (syncfs on a pool thread)
+ * while the caller keeps working; a later syncFilesystem then has less left
+ * to wait for. Never rejects (that later sync reports failures); resolves at
+ * once without the native helper.
+ */
+export function startWriteback(path: string): Promise<void> {
+  const native = nativeSys();
+  return native ? native.syncfs(path).catch(() => undefined) : Promise.resolve();
+}
+
 /** `sync -f PATH`, loaded on demand: child_process is not needed when the native helper is there. */
 async function syncCommand(path: string): Promise<void> {
   const { execFile } = lazyRequire<typeof import('node:child_process')>('node:child_process');

@@ -118,7 +118,7 @@ describe('native dirmeta parser', () => {
   const metas = [
     { uid: 0, gid: 0, mode: 0o40755, xattrs: [] },
     { uid: 1000, gid: 100, mode: 0o41777, xattrs: [{ name: 'security.selinux', value: Buffer.from('system_u:object_r:etc_t:s0\0') }] },
-    { uid: 65534, gid: 65534, mode: 0o40700, xattrs: [{ name: 'user.a', value: Buffer.alloc(0) }, { name: 'user.b', value: randomBytes(300) }] },
+    { uid: 65534, gid: 65534, mode: 0o40700, xattrs: [{ name: 'user.a', value: Buffer.alloc(0) }, { name: 'user.b', value: Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff)) }] },
   ];
   const tsMeta = (b: Uint8Array): unknown => {
     try {
