@@ -8,7 +8,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { vardictGet } from '../../shared/gvariant/index.js';
-import { decodeArchiveHeader, decodeDirtree, isSymlink, parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
+import { decodeArchiveHeader, decodeDirtree, isChecksum, isSymlink, parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
 import { KeyFile, Transaction, parseRepoMode, tmpName, validateRefName, writeLargeContent, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
 import { decodeSummary, findSummaryRef, type Summary } from '../../shared/summary/index.js';
 import { Fetcher } from '../fetch/fetcher.js';
@@ -46,14 +46,15 @@ export interface PullOptions {
 }
 
 export type PullEvent =
-  | { type: 'resolved'; ref: string; checksum: Checksum }
+  /** ref is null for a commit pulled by its checksum (no ref is written). */
+  | { type: 'resolved'; ref: string | null; checksum: Checksum }
   | { type: 'progress'; metadata: number; content: number; queued: number; bytes: number; requests: number }
-  | { type: 'done'; ref: string; checksum: Checksum }
+  | { type: 'done'; ref: string | null; checksum: Checksum }
   | { type: 'delta'; name: string; dir: string; parts: number; objects: number; failedParts: number[] }
   | { type: 'mirror'; deltasCopied: number; deltasKept: number; indexes: number };
 
 export interface PullResult {
-  refs: { ref: string; checksum: Checksum }[];
+  refs: { ref: string | null; checksum: Checksum }[];
   metadataFetched: number;
   contentFetched: number;
   bytes: number;
@@ -64,7 +65,7 @@ export interface PullResult {
 }
 
 
-/** Pull `specs` (REF or REF@COMMIT; all configured branches when empty) from `remote`. */
+/** Pull `specs` (REF, REF@COMMIT or a commit checksum; all configured branches when empty) from `remote`. */
 export async function pull(repo: Repo, remote: RemoteConfig, specs: string[], opts: PullOptions): Promise<PullResult> {
   const policy = await SignaturePolicy.load(repo.path, remote, { globalGpgDir: opts.globalGpgDir });
   const started = Date.now();
@@ -116,12 +117,12 @@ class Pull {
     this.scheduler = new Scheduler(opts.maxConcurrency);
   }
 
-  async run(wanted: string[]): Promise<{ ref: string; checksum: Checksum }[]> {
+  async run(wanted: string[]): Promise<{ ref: string | null; checksum: Checksum }[]> {
     const [summary] = await Promise.all([this.fetchSummary(), this.checkRemoteConfig()]);
     // A mirror with no refs named takes every ref of the summary.
     const specs = wanted.length === 0 && this.opts.mirror ? (summary?.refs.map((r) => r.name) ?? []) : wanted;
     if (specs.length === 0) throw new OtError('ERR_INVALID_ARGUMENT', `No refs given and remote "${this.remote.name}" has no branches= list`, { hint: `usage: ots pull ${this.remote.name} REF` });
-    const targets: { ref: string; checksum: Checksum; commitSize?: number }[] = [];
+    const targets: { ref: string | null; checksum: Checksum; commitSize?: number }[] = [];
     for (const spec of specs) {
       const t = await this.resolve(spec, summary);
       targets.push(t);
@@ -142,7 +143,8 @@ class Pull {
       await this.tx.commit([]).catch(() => this.tx.abort());
       throw err;
     }
-    await this.tx.commit(targets.map((t) => ({ name: t.ref, checksum: t.checksum, remote: this.opts.mirror ? null : this.remote.name })));
+    const refUpdates = targets.flatMap((t) => (t.ref === null ? [] : [{ name: t.ref, checksum: t.checksum, remote: this.opts.mirror ? null : this.remote.name }]));
+    await this.tx.commit(refUpdates);
     // A metadata-only pull leaves its commits partial (their trees are not here), as ostree does;
     // otherwise the targets and the parents fetched for --depth are now complete.
     if (!this.opts.commitMetadataOnly) {
@@ -191,7 +193,9 @@ class Pull {
     }
   }
 
-  private async resolve(spec: string, summary: Summary | null): Promise<{ ref: string; checksum: Checksum; commitSize?: number }> {
+  private async resolve(spec: string, summary: Summary | null): Promise<{ ref: string | null; checksum: Checksum; commitSize?: number }> {
+    // A bare commit checksum, as `ostree pull REMOTE CHECKSUM`: that commit, no ref.
+    if (isChecksum(spec)) return { ref: null, checksum: spec };
     const at = spec.indexOf('@');
     const ref = at === -1 ? spec : spec.slice(0, at);
     validateRefName(ref);
@@ -206,9 +210,10 @@ class Pull {
   }
 
   /** Use a static delta for target `t` when one applies (bare targets only, as ostree). */
-  private async tryDelta(t: { ref: string; checksum: Checksum }, summary: Summary | null): Promise<void> {
-    // Not for archive targets, nor for a metadata-only pull (ostree disables them there too).
-    if (this.opts.disableStaticDeltas || this.opts.commitMetadataOnly || this.repo.isArchive) return;
+  private async tryDelta(t: { ref: string | null; checksum: Checksum }, summary: Summary | null): Promise<void> {
+    // Not for archive targets, nor for a metadata-only pull (ostree disables them there too),
+    // nor for a commit named by checksum (ostree looks deltas up for refs only).
+    if (this.opts.disableStaticDeltas || this.opts.commitMetadataOnly || this.repo.isArchive || t.ref === null) return;
     let from = await this.repo.readRef(t.ref, this.remote.name);
     if (from === t.checksum) return;
     // A commit already here and complete needs no delta; a partial one (interrupted pull) still uses it.
@@ -242,19 +247,20 @@ class Pull {
     await writeFile(join(this.repo.path, 'state', `${commit}.commitpartial`), '');
   }
 
-  private async fetchCommit(csum: Checksum, ref: string | null, depth: number, sizeHint?: number): Promise<void> {
+  /** A target commit (ref: its ref, or null when named by checksum), or with `parent` one found walking --depth. */
+  private async fetchCommit(csum: Checksum, ref: string | null, depth: number, sizeHint?: number, parent = false): Promise<void> {
     const meta = await this.fetcher.fetchBytes(objectPath(csum, 'commitmeta'), { maxSize: MAX_METADATA_SIZE, optional: true });
     if (meta.body !== null) verifyMetadata('commitmeta', csum, meta.body, this.fetcher.urlOf(objectPath(csum, 'commitmeta')));
     let commit: Commit;
     let commitBytes: Uint8Array;
-    const complete = ref === null ? this.isComplete(csum) : this.completeAtStart.has(csum);
+    const complete = parent ? this.isComplete(csum) : this.completeAtStart.has(csum);
     const local = this.tx.hasObjectSync(csum, 'commit');
     if (local) {
       commitBytes = this.tx.readStagedSync(csum, 'commit');
       commit = verifyMetadata('commit', csum, commitBytes, this.repo.objectPath(csum, 'commit')) as Commit;
     } else {
       const path = objectPath(csum, 'commit');
-      const res = await this.content.fetchBytes(path, { maxSize: sizeHint !== undefined && sizeHint > 0 && sizeHint < MAX_METADATA_SIZE ? Math.max(sizeHint, 1024) : MAX_METADATA_SIZE, optional: ref === null });
+      const res = await this.content.fetchBytes(path, { maxSize: sizeHint !== undefined && sizeHint > 0 && sizeHint < MAX_METADATA_SIZE ? Math.max(sizeHint, 1024) : MAX_METADATA_SIZE, optional: parent });
       if (res.body === null) return; // a missing parent commit ends the history walk
       commitBytes = res.body;
       commit = verifyMetadata('commit', csum, commitBytes, this.content.urlOf(path)) as Commit;
@@ -267,13 +273,13 @@ class Pull {
       await this.tx.writeMetadata('commit', commitBytes, csum);
       this.metadataFetched++;
     }
-    if (ref === null && !complete) {
+    if (parent && !complete) {
       await this.markPartial(csum);
       this.depthCommits.add(csum);
     }
     if (commit.parent !== null && depth !== 0) {
-      const parent = commit.parent;
-      this.scheduler.addMeta(() => this.fetchCommit(parent, null, depth - 1));
+      const up = commit.parent;
+      this.scheduler.addMeta(() => this.fetchCommit(up, null, depth - 1, undefined, true));
     }
     if (this.opts.commitMetadataOnly || complete) return;
     this.needDirmeta(commit.rootDirmeta);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readXattrSync } from '../../../shared/repo/xattr-io.js';
 import { diffTrees } from '../../helpers/compare-trees.js';
-import { ostree, ots, run } from '../../helpers/run.js';
+import { ostree, ots, otsRun, run } from '../../helpers/run.js';
 import { makeSampleTree } from '../../helpers/sample-tree.js';
 import { startNginx, startOtsServer } from '../../helpers/servers.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -91,6 +91,26 @@ describe.each(['archive', 'bare-user'] as const)('into %s', (mode) => {
     await ostree('fsck', `--repo=${client}`);
     const log = await ostree('log', `--repo=${client}`, 'o:os/main');
     for (const c of commits) expect(log).toContain(c);
+  });
+});
+
+describe('pull by commit checksum', () => {
+  it('ots pull REMOTE CHECKSUM fetches that commit (an older one too) and writes no ref, as ostree does', async () => {
+    const t = makeTmpDir();
+    const commits = await makeSource(t, 'ostree', 2);
+    const srv = await startOtsServer(join(t, 'src-repo'));
+    const client = join(t, 'client');
+    await ots(`--repo=${client}`, 'init', '--mode=bare-user');
+    await ots(`--repo=${client}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
+    await ots(`--repo=${client}`, 'pull', 'o', commits[0] as string);
+    expect((await ots(`--repo=${client}`, 'refs')).trim()).toBe('');
+    await ostree('fsck', `--repo=${client}`);
+    await ots(`--repo=${client}`, 'checkout', '-U', commits[0] as string, join(t, 'out'));
+    expect(diffTrees(join(t, 'tree0'), join(t, 'out'), { modeMask: 0o777 })).toEqual([]);
+    // A checksum the remote does not have: the commit object is missing, named in the error.
+    const bad = await otsRun([`--repo=${client}`, 'pull', 'o', 'f'.repeat(64)]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`objects/ff/${'f'.repeat(62)}.commit`);
   });
 });
 
