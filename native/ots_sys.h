@@ -43,6 +43,8 @@ void ots_object_rel(const uint8_t *csum, const char *type, char *out, size_t cap
 napi_value ots_js_checkout_tree(napi_env env, napi_callback_info info);
 napi_value ots_js_parse_dirtree(napi_env env, napi_callback_info info);
 napi_value ots_js_parse_dirmeta(napi_env env, napi_callback_info info);
+// bsdiff.c
+napi_value ots_js_bsdiff(napi_env env, napi_callback_info info);
 // prune.c
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info);
 
