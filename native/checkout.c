@@ -339,12 +339,14 @@ static void walk(Worker *w, int fd, const char *path, const uint8_t *tree, const
   }
   meta = load_meta(w, meta_csum, path, &owned);
   if (meta == NULL || (bytes = read_verified(co, tree, "dirtree", path, &n)) == NULL) goto out;
-  int perr = 0;
-  if (ots_dirtree_counts(bytes, n, &dt.nfiles, &dt.ndirs, &why) != 0
-      || (dt.files = malloc((dt.nfiles + 1) * sizeof *dt.files)) == NULL || (dt.dirs = malloc((dt.ndirs + 1) * sizeof *dt.dirs)) == NULL
-      || (perr = ots_dirtree_parse(bytes, n, &dt, &why)) != 0) {
+  int perr = ots_dirtree_read(bytes, n, &dt, &why);
+  if (perr == OTS_TREE_NOMEM) {
+    fail_errno(co, ENOMEM, "malloc", path, NULL);
+    goto out;
+  }
+  if (perr != 0) {
     char msg[200];
-    snprintf(msg, sizeof msg, "%s %s (dirtree of %s)", perr == OTS_UNSAFE_NAME ? "Invalid" : "Invalid dirtree object:", why != NULL ? why : "out of memory", path);
+    snprintf(msg, sizeof msg, "%s %s (dirtree of %s)", perr == OTS_UNSAFE_NAME ? "Invalid" : "Invalid dirtree object:", why, path);
     fail_format(co, perr == OTS_UNSAFE_NAME ? "ERR_UNSAFE_PATH" : "ERR_BAD_FORMAT", msg, tree, "dirtree", path);
     goto out;
   }
@@ -399,8 +401,7 @@ static void walk(Worker *w, int fd, const char *path, const uint8_t *tree, const
 out:
   if (owned != NULL) free(owned->bytes);
   free(owned);
-  free(dt.files);
-  free(dt.dirs);
+  ots_dirtree_free(&dt);
   free(bytes);
   close(fd);
 }
@@ -488,7 +489,7 @@ static void set_str(napi_env env, napi_value obj, const char *key, const char *v
 static void checkout_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   Co *co = data;
-  napi_value result, v, copies;
+  napi_value result, v;
   napi_create_object(env, &result);
   napi_create_double(env, (double)co->dirs, &v);
   napi_set_named_property(env, result, "dirs", v);
@@ -509,20 +510,7 @@ static void checkout_complete(napi_env env, napi_status status, void *data) {
     }
     napi_set_named_property(env, result, "error", e);
   }
-  napi_create_array(env, &copies);
-  uint32_t i = 0;
-  for (size_t off = 0; off < co->copies_len; i++) {
-    const char *dest = co->copies + off, *src = dest + strlen(dest) + 1;
-    napi_value pair, d, s;
-    napi_create_array_with_length(env, 2, &pair);
-    napi_create_string_utf8(env, dest, NAPI_AUTO_LENGTH, &d);
-    napi_create_string_utf8(env, src, NAPI_AUTO_LENGTH, &s);
-    napi_set_element(env, pair, 0, d);
-    napi_set_element(env, pair, 1, s);
-    napi_set_element(env, copies, i, pair);
-    off += strlen(dest) + 1 + strlen(src) + 1;
-  }
-  napi_set_named_property(env, result, "copies", copies);
+  napi_set_named_property(env, result, "copies", ots_pairs_array(env, co->copies, co->copies_len));
   napi_resolve_deferred(env, co->deferred, result);
   napi_delete_async_work(env, co->work);
   close(co->objects_fd);
@@ -533,20 +521,6 @@ static void checkout_complete(napi_env env, napi_status status, void *data) {
   free(co->err_path);
   free(co->copies);
   free(co);
-}
-
-static int hex_digit(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
-
-static bool parse_hex(napi_env env, napi_value v, uint8_t *out) {
-  char buf[66];
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok || len != 64) return false;
-  for (int i = 0; i < 32; i++) {
-    int hi = hex_digit(buf[2 * i]), lo = hex_digit(buf[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = (uint8_t)(hi << 4 | lo);
-  }
-  return true;
 }
 
 napi_value ots_js_checkout_tree(napi_env env, napi_callback_info info) {
@@ -560,7 +534,7 @@ napi_value ots_js_checkout_tree(napi_env env, napi_callback_info info) {
   }
   char *objects = ots_get_string(env, argv[0], NULL);
   co->root = ots_get_string(env, argv[1], NULL);
-  if (objects == NULL || co->root == NULL || !parse_hex(env, argv[2], co->root_tree) || !parse_hex(env, argv[3], co->root_meta)) {
+  if (objects == NULL || co->root == NULL || !ots_checksum_arg(env, argv[2], co->root_tree) || !ots_checksum_arg(env, argv[3], co->root_meta)) {
     free(objects);
     free(co->root);
     free(co);
@@ -612,24 +586,22 @@ static napi_value name_value(napi_env env, const char *name, size_t len) {
   return v;
 }
 
+// The one Uint8Array argument of a parser, or false with a TypeError thrown.
+static bool bytes_arg(napi_env env, napi_callback_info info, const char *usage, struct iovec *b) {
+  napi_value argv[1];
+  if (!ots_get_args(env, info, 1, argv, usage)) return false;
+  if (ots_get_bytes_sync(env, argv[0], b)) return true;
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+  return false;
+}
+
 napi_value ots_js_parse_dirtree(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result, files, dirs;
+  napi_value result, files, dirs;
   struct iovec b;
-  if (!ots_get_args(env, info, 1, argv, "parseDirtree(bytes: Uint8Array)")) return NULL;
-  if (!ots_get_bytes_sync(env, argv[0], &b)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "parseDirtree(bytes: Uint8Array)");
-    return NULL;
-  }
-  OtsDirtree dt = {0};
-  const char *why = "out of memory";
-  int ok = ots_dirtree_counts(b.iov_base, b.iov_len, &dt.nfiles, &dt.ndirs, &why) == 0
-           && (dt.files = malloc((dt.nfiles + 1) * sizeof *dt.files)) != NULL && (dt.dirs = malloc((dt.ndirs + 1) * sizeof *dt.dirs)) != NULL
-           && ots_dirtree_parse(b.iov_base, b.iov_len, &dt, &why) == 0;
-  if (!ok) {
-    free(dt.files);
-    free(dt.dirs);
-    return format_error(env, why);
-  }
+  if (!bytes_arg(env, info, "parseDirtree(bytes: Uint8Array)", &b)) return NULL;
+  OtsDirtree dt;
+  const char *why = NULL;
+  if (ots_dirtree_read(b.iov_base, b.iov_len, &dt, &why) != 0) return format_error(env, why);
   napi_create_array_with_length(env, dt.nfiles, &files);
   for (size_t i = 0; i < dt.nfiles; i++) {
     napi_value pair;
@@ -647,8 +619,7 @@ napi_value ots_js_parse_dirtree(napi_env env, napi_callback_info info) {
     napi_set_element(env, triple, 2, hex_value(env, dt.dirs[i].meta));
     napi_set_element(env, dirs, (uint32_t)i, triple);
   }
-  free(dt.files);
-  free(dt.dirs);
+  ots_dirtree_free(&dt);
   napi_create_object(env, &result);
   napi_set_named_property(env, result, "files", files);
   napi_set_named_property(env, result, "dirs", dirs);
@@ -656,13 +627,9 @@ napi_value ots_js_parse_dirtree(napi_env env, napi_callback_info info) {
 }
 
 napi_value ots_js_parse_dirmeta(napi_env env, napi_callback_info info) {
-  napi_value argv[1], result, v, xattrs;
+  napi_value result, v, xattrs;
   struct iovec b;
-  if (!ots_get_args(env, info, 1, argv, "parseDirmeta(bytes: Uint8Array)")) return NULL;
-  if (!ots_get_bytes_sync(env, argv[0], &b)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "parseDirmeta(bytes: Uint8Array)");
-    return NULL;
-  }
+  if (!bytes_arg(env, info, "parseDirmeta(bytes: Uint8Array)", &b)) return NULL;
   OtsDirmeta m;
   const char *why = NULL;
   if (ots_dirmeta_parse(b.iov_base, b.iov_len, &m, &why) != 0) return format_error(env, why);

@@ -420,6 +420,46 @@ bool ots_get_bytes_sync(napi_env env, napi_value v, struct iovec *out) {
   return true;
 }
 
+int ots_parse_hex(const char *h, uint8_t *out, size_t bytes) {
+  for (size_t i = 0; i < bytes; i++) {
+    int v[2];
+    for (int k = 0; k < 2; k++) {
+      char c = h[2 * i + k];
+      v[k] = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (v[k] < 0) return -1;
+    }
+    out[i] = (uint8_t)(v[0] << 4 | v[1]);
+  }
+  return 0;
+}
+
+bool ots_checksum_arg(napi_env env, napi_value v, uint8_t *out) {
+  char buf[66];
+  size_t len = 0;
+  return napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) == napi_ok && len == 64 && ots_parse_hex(buf, out, 32) == 0;
+}
+
+napi_value ots_pairs_array(napi_env env, const char *buf, size_t len) {
+  napi_value list;
+  napi_create_array(env, &list);
+  uint32_t i = 0;
+  for (size_t off = 0; off < len; i++) {
+    const char *a = buf + off;
+    size_t al = strlen(a);
+    const char *b = a + al + 1;
+    size_t bl = strlen(b);
+    napi_value pair, x, y;
+    napi_create_array_with_length(env, 2, &pair);
+    napi_create_string_utf8(env, a, al, &x);
+    napi_create_string_utf8(env, b, bl, &y);
+    napi_set_element(env, pair, 0, x);
+    napi_set_element(env, pair, 1, y);
+    napi_set_element(env, list, i, pair);
+    off += al + 1 + bl + 1;
+  }
+  return list;
+}
+
 int32_t ots_get_int_prop(napi_env env, napi_value obj, const char *name, int32_t fallback) {
   napi_value v;
   napi_valuetype t;
@@ -895,24 +935,7 @@ static void plan_finish_complete(napi_env env, napi_status status, void *data) {
     napi_set_named_property(env, e, "op", v);
     napi_set_named_property(env, result, "error", e);
   }
-  napi_value copies;
-  napi_create_array(env, &copies);
-  uint32_t i = 0;
-  for (size_t off = 0; off < p->copies_len; i++) {
-    const char *dest = p->copies + off;
-    size_t dl = strlen(dest);
-    const char *src = dest + dl + 1;
-    size_t sl = strlen(src);
-    napi_value pair, d, s;
-    napi_create_array_with_length(env, 2, &pair);
-    napi_create_string_utf8(env, dest, dl, &d);
-    napi_create_string_utf8(env, src, sl, &s);
-    napi_set_element(env, pair, 0, d);
-    napi_set_element(env, pair, 1, s);
-    napi_set_element(env, copies, i, pair);
-    off += dl + 1 + sl + 1;
-  }
-  napi_set_named_property(env, result, "copies", copies);
+  napi_set_named_property(env, result, "copies", ots_pairs_array(env, p->copies, p->copies_len));
   napi_resolve_deferred(env, p->deferred, result);
   napi_delete_async_work(env, p->work);
   napi_delete_reference(env, p->self_ref);

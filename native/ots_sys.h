@@ -30,6 +30,13 @@ int32_t ots_get_int_prop(napi_env env, napi_value obj, const char *name, int32_t
 // The bytes of a Uint8Array (no reference taken: only for synchronous use).
 bool ots_get_bytes_sync(napi_env env, napi_value v, struct iovec *out);
 
+// Lowercase hex of `bytes` bytes at h into out; -1 on a non-hex digit.
+int ots_parse_hex(const char *h, uint8_t *out, size_t bytes);
+// A 64-digit hex checksum argument into out[32].
+bool ots_checksum_arg(napi_env env, napi_value v, uint8_t *out);
+// "a\0b\0" pairs packed in buf[0, len) as [[a, b], ...].
+napi_value ots_pairs_array(napi_env env, const char *buf, size_t len);
+
 // checkout.c
 // Reading a metadata object: 0, an errno, or one of these.
 #define OTS_ETOOBIG (-1)   // larger than OSTREE_MAX_METADATA_SIZE

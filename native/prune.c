@@ -121,17 +121,6 @@ typedef struct {
   napi_deferred deferred;
 } Scan;
 
-static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; }
-
-static int parse_hex_n(const char *h, uint8_t *out, size_t bytes) {
-  for (size_t i = 0; i < bytes; i++) {
-    int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
-    if (hi < 0 || lo < 0) return -1;
-    out[i] = (uint8_t)(hi << 4 | lo);
-  }
-  return 0;
-}
-
 static void *list_thread(void *arg) {
   Scan *s = arg;
   int dfd = dup(s->objects_fd);
@@ -145,7 +134,7 @@ static void *list_thread(void *arg) {
   while ((p = readdir(top)) != NULL) {
     const char *pre = p->d_name;
     uint8_t b0;
-    if (strlen(pre) != 2 || parse_hex_n(pre, &b0, 1) != 0) continue;
+    if (strlen(pre) != 2 || ots_parse_hex(pre, &b0, 1) != 0) continue;
     int sfd = openat(s->objects_fd, pre, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *sub = sfd < 0 ? NULL : fdopendir(sfd);
     if (sub == NULL) {
@@ -175,7 +164,7 @@ static void *list_thread(void *arg) {
       Listed *l = &s->listed[s->nlisted++];
       l->kind = (uint8_t)kind;
       l->csum[0] = b0;
-      l->valid = parse_hex_n(n, l->csum + 1, 31) == 0;
+      l->valid = ots_parse_hex(n, l->csum + 1, 31) == 0;
       snprintf(l->rel, sizeof l->rel, "%s/%s", pre, n);
     }
     closedir(sub);
@@ -225,11 +214,9 @@ static void mark(Scan *s) {
                   ots_read_error(err), cur.tree, "dirtree", (long)cur.root);
         goto out;
       }
-      OtsDirtree dt = {0};
-      const char *why = "out of memory";
-      int ok = ots_dirtree_counts(bytes, n, &dt.nfiles, &dt.ndirs, &why) == 0
-               && (dt.files = malloc((dt.nfiles + 1) * sizeof *dt.files)) != NULL && (dt.dirs = malloc((dt.ndirs + 1) * sizeof *dt.dirs)) != NULL
-               && ots_dirtree_parse(bytes, n, &dt, &why) == 0;
+      OtsDirtree dt;
+      const char *why = NULL;
+      int ok = ots_dirtree_read(bytes, n, &dt, &why) == 0;
       if (ok && (set_add(&s->dirmetas, cur.meta) < 0 || set_add(&s->dirtrees, cur.tree) < 0)) ok = 0, why = "out of memory";
       for (size_t i = 0; ok && i < dt.nfiles; i++)
         if (set_add(&s->files, dt.files[i].csum) < 0) ok = 0, why = "out of memory";
@@ -246,8 +233,7 @@ static void mark(Scan *s) {
         c->root = cur.root;
         c->is_root = 0;
       }
-      free(dt.files);
-      free(dt.dirs);
+      ots_dirtree_free(&dt);
       free(bytes);
       if (!ok) {
         mark_fail(s, strcmp(why, "out of memory") == 0 ? ENOMEM : -1, strcmp(why, "out of memory") == 0 ? NULL : "ERR_BAD_FORMAT", why,
@@ -326,12 +312,6 @@ static void scan_complete(napi_env env, napi_status status, void *data) {
   scan_free(s);
 }
 
-static bool hex_arg(napi_env env, napi_value v, uint8_t *out) {
-  char buf[66];
-  size_t len = 0;
-  return napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) == napi_ok && len == 64 && parse_hex_n(buf, out, 32) == 0;
-}
-
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   const char *usage = "pruneScan(objectsDir, roots: [treeHex, metaHex, partial][], commits: string[], contentExt)";
@@ -348,7 +328,7 @@ napi_value ots_js_prune_scan(napi_env env, napi_callback_info info) {
     napi_value r, t, m, p;
     bool partial = false;
     ok = napi_get_element(env, argv[1], i, &r) == napi_ok && napi_get_element(env, r, 0, &t) == napi_ok && napi_get_element(env, r, 1, &m) == napi_ok
-         && napi_get_element(env, r, 2, &p) == napi_ok && hex_arg(env, t, s->roots[i].tree) && hex_arg(env, m, s->roots[i].meta)
+         && napi_get_element(env, r, 2, &p) == napi_ok && ots_checksum_arg(env, t, s->roots[i].tree) && ots_checksum_arg(env, m, s->roots[i].meta)
          && napi_get_value_bool(env, p, &partial) == napi_ok;
     if (ok) s->roots[i].partial = partial;
   }
@@ -356,7 +336,7 @@ napi_value ots_js_prune_scan(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; ok && i < ncommits; i++) {
     napi_value c;
     uint8_t csum[32];
-    ok = napi_get_element(env, argv[2], i, &c) == napi_ok && hex_arg(env, c, csum) && set_add(&s->commits, csum) >= 0;
+    ok = napi_get_element(env, argv[2], i, &c) == napi_ok && ots_checksum_arg(env, c, csum) && set_add(&s->commits, csum) >= 0;
   }
   if (!ok) {
     free(dir);

@@ -8,6 +8,7 @@
 // leading uint32s.
 #include "tree_format.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -175,6 +176,24 @@ int ots_dirtree_parse(const uint8_t *b, size_t n, OtsDirtree *out, const char **
   }
   out->ndirs = d.count;
   return 0;
+}
+
+void ots_dirtree_free(OtsDirtree *t) {
+  free(t->files);
+  free(t->dirs);
+  t->files = NULL;
+  t->dirs = NULL;
+}
+
+int ots_dirtree_read(const uint8_t *b, size_t n, OtsDirtree *out, const char **why) {
+  *out = (OtsDirtree){0};
+  if (ots_dirtree_counts(b, n, &out->nfiles, &out->ndirs, why) != 0) return -1;
+  out->files = malloc((out->nfiles + 1) * sizeof *out->files);
+  out->dirs = malloc((out->ndirs + 1) * sizeof *out->dirs);
+  int err = out->files == NULL || out->dirs == NULL ? OTS_TREE_NOMEM : ots_dirtree_parse(b, n, out, why);
+  if (err == OTS_TREE_NOMEM) *why = "out of memory";
+  if (err != 0) ots_dirtree_free(out);
+  return err;
 }
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }

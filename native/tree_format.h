@@ -4,7 +4,7 @@
 // is bounds-checked, so any byte string is either parsed or rejected with a
 // reason. The same rules as shared/objects/dirtree.ts readDirtreeDirect and
 // dirmeta.ts decodeDirmeta (test/unit/native/tree-format.test.ts compares them
-// on valid, mutated and random inputs).
+// on valid, mutated and random inputs). ots_dirtree_read allocates the arrays.
 #ifndef OTS_TREE_FORMAT_H
 #define OTS_TREE_FORMAT_H
 
@@ -47,6 +47,12 @@ int ots_dirtree_counts(const uint8_t *b, size_t n, size_t *nfiles, size_t *ndirs
 // not detected here (the kernel reports them: every directory is new).
 #define OTS_UNSAFE_NAME (-2)
 int ots_dirtree_parse(const uint8_t *b, size_t n, OtsDirtree *out, const char **why);
+
+// ots_dirtree_counts + arrays malloc'd + ots_dirtree_parse: 0, -1, OTS_UNSAFE_NAME or
+// OTS_TREE_NOMEM; on failure nothing stays allocated. Free with ots_dirtree_free.
+#define OTS_TREE_NOMEM (-3)
+int ots_dirtree_read(const uint8_t *b, size_t n, OtsDirtree *out, const char **why);
+void ots_dirtree_free(OtsDirtree *t);
 
 // Parse a dirmeta; the mode must be a directory with no bits outside S_IFMT|07777.
 int ots_dirmeta_parse(const uint8_t *b, size_t n, OtsDirmeta *out, const char **why);
