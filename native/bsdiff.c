@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -335,4 +336,113 @@ napi_value ots_js_bsdiff(napi_env env, napi_callback_info info) {
   CHECK(napi_create_reference(env, argv[0], 1, &j->old_ref));
   CHECK(napi_create_reference(env, argv[1], 1, &j->new_ref));
   return ots_queue_job(env, "ots_bsdiff", diff_execute, diff_complete, j, &j->deferred, &j->work);
+}
+
+// ---- bspatch ------------------------------------------------------------------
+//
+//   bspatch(old: Uint8Array, patch: Uint8Array, size: number) -> Promise<Buffer>
+//
+// Apply a raw bsdiff stream on the thread pool (a delta pull's 'B' operations):
+// exactly `size` bytes or a rejection with code ERR_BAD_FORMAT, as
+// shared/delta/bspatch.ts. Old positions outside the old file read as zero;
+// the old position saturates at +-2^61, so no patch can overflow it.
+
+static int64_t offtin(const uint8_t *b) {
+  int64_t y = b[7] & 0x7f;
+  for (int i = 6; i >= 0; i--) y = y * 256 + b[i];
+  return (b[7] & 0x80) ? -y : y;
+}
+
+#define POS_LIMIT ((int64_t)1 << 61)
+
+static int64_t clamp_pos(int64_t a, int64_t b) {
+  // Both within +-2^61 here: no overflow in the sum.
+  int64_t s = a + b;
+  return s > POS_LIMIT ? POS_LIMIT : s < -POS_LIMIT ? -POS_LIMIT : s;
+}
+
+static const char *patch_apply(const uint8_t *old, size_t oldsize, const uint8_t *p, size_t plen, uint8_t *out, size_t size) {
+  size_t newpos = 0, pp = 0;
+  int64_t oldpos = 0;
+  while (newpos < size) {
+    if (plen - pp < 24) return "truncated control block";
+    int64_t x = offtin(p + pp), y = offtin(p + pp + 8), z = offtin(p + pp + 16);
+    pp += 24;
+    if (x < 0 || y < 0 || (uint64_t)x > size - newpos || (uint64_t)x > plen - pp) return "diff length out of range";
+    for (int64_t i = 0; i < x; i++) {
+      int64_t o = oldpos + i;  // |oldpos| <= 2^61 and i < 2^31: no overflow
+      out[newpos + (size_t)i] = (uint8_t)(p[pp + (size_t)i] + (o >= 0 && (uint64_t)o < oldsize ? old[o] : 0));
+    }
+    pp += (size_t)x;
+    newpos += (size_t)x;
+    oldpos = clamp_pos(oldpos, x);
+    if ((uint64_t)y > size - newpos || (uint64_t)y > plen - pp) return "extra length out of range";
+    memcpy(out + newpos, p + pp, (size_t)y);
+    pp += (size_t)y;
+    newpos += (size_t)y;
+    oldpos = clamp_pos(oldpos, z > POS_LIMIT ? POS_LIMIT : z < -POS_LIMIT ? -POS_LIMIT : z);
+  }
+  return NULL;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref old_ref, patch_ref;
+  struct iovec old, patch;
+  uint8_t *out;
+  size_t size;
+  const char *why;
+} PatchJob;
+
+static void patch_execute(napi_env env, void *data) {
+  (void)env;
+  PatchJob *j = data;
+  j->out = malloc(j->size > 0 ? j->size : 1);
+  j->why = j->out == NULL ? "out of memory" : patch_apply(j->old.iov_base, j->old.iov_len, j->patch.iov_base, j->patch.iov_len, j->out, j->size);
+}
+
+static void patch_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  PatchJob *j = data;
+  napi_value buf;
+  void *p;
+  if (j->why == NULL && napi_create_buffer_copy(env, j->size, j->out, &p, &buf) == napi_ok) {
+    napi_resolve_deferred(env, j->deferred, buf);
+  } else {
+    char msg[96];
+    napi_value code, m, e;
+    snprintf(msg, sizeof msg, "Corrupt bsdiff patch: %s", j->why != NULL ? j->why : "out of memory");
+    napi_create_string_utf8(env, "ERR_BAD_FORMAT", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+    napi_create_error(env, code, m, &e);
+    napi_reject_deferred(env, j->deferred, e);
+  }
+  napi_delete_reference(env, j->old_ref);
+  napi_delete_reference(env, j->patch_ref);
+  napi_delete_async_work(env, j->work);
+  free(j->out);
+  free(j);
+}
+
+napi_value ots_js_bspatch(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  const char *usage = "bspatch(old: Uint8Array, patch: Uint8Array, size: number)";
+  double size = -1;
+  if (!ots_get_args(env, info, 3, argv, usage)) return NULL;
+  PatchJob *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  if (!ots_get_bytes_sync(env, argv[0], &j->old) || !ots_get_bytes_sync(env, argv[1], &j->patch) || napi_get_value_double(env, argv[2], &size) != napi_ok
+      || !(size >= 0 && size <= (double)(1u << 31))) {
+    free(j);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  j->size = (size_t)size;
+  CHECK(napi_create_reference(env, argv[0], 1, &j->old_ref));
+  CHECK(napi_create_reference(env, argv[1], 1, &j->patch_ref));
+  return ots_queue_job(env, "ots_bspatch", patch_execute, patch_complete, j, &j->deferred, &j->work);
 }

@@ -974,6 +974,7 @@ NAPI_MODULE_INIT() {
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},
       {"pruneScan", ots_js_prune_scan},   {"bsdiff", ots_js_bsdiff},
+      {"bspatch", ots_js_bspatch},
   };
   napi_property_descriptor props[sizeof functions / sizeof functions[0]];
   memset(props, 0, sizeof props);

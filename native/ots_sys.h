@@ -52,6 +52,7 @@ napi_value ots_js_parse_dirtree(napi_env env, napi_callback_info info);
 napi_value ots_js_parse_dirmeta(napi_env env, napi_callback_info info);
 // bsdiff.c
 napi_value ots_js_bsdiff(napi_env env, napi_callback_info info);
+napi_value ots_js_bspatch(napi_env env, napi_callback_info info);
 // prune.c
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info);
 

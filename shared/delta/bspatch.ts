@@ -2,7 +2,8 @@
 // (x, y, z) 8-byte sign-magnitude control words, x diff bytes added to the
 // old data, y extra bytes copied, old position += x + z (static-deltas.md §5).
 // Pure and bounded: output is exactly `size` bytes or ERR_BAD_FORMAT.
-import { OtError } from '../errors.js';
+import { OtError, isOtError } from '../errors.js';
+import { nativeSys } from '../native/sys.js';
 
 function offtin(buf: Uint8Array, pos: number): number {
   let y = buf[pos + 7]! & 0x7f;
@@ -37,4 +38,19 @@ export function bspatch(old: Uint8Array, patch: Uint8Array, size: number): Uint8
     oldPos += z;
   }
   return out;
+}
+
+/**
+ * bspatch on the thread pool when the native helper is there (native/bsdiff.c:
+ * same bounds and verdicts), else here. Keeps a delta pull's main thread free.
+ */
+export async function bspatchAsync(old: Uint8Array, patch: Uint8Array, size: number): Promise<Uint8Array> {
+  const native = nativeSys();
+  if (native === null) return bspatch(old, patch, size);
+  try {
+    return await native.bspatch(old, patch, size);
+  } catch (err: unknown) {
+    if (!isOtError(err) && (err as { code?: string }).code === 'ERR_BAD_FORMAT') throw new OtError('ERR_BAD_FORMAT', (err as Error).message);
+    throw err;
+  }
 }

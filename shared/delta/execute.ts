@@ -4,7 +4,7 @@
 // them. Every offset and length is range-checked; object sizes are capped.
 import { OtError } from '../errors.js';
 import { S_IFLNK, S_IFMT, checksumFromBytes, type Checksum, type FileHeader } from '../objects/index.js';
-import { bspatch } from './bspatch.js';
+import { bspatchAsync } from './bspatch.js';
 import type { PartPayload } from './part.js';
 import type { DeltaObject } from './superblock.js';
 import { readVarint } from './varint.js';
@@ -187,7 +187,7 @@ async function assemble(pieces: Piece[], size: number): Promise<Uint8Array> {
   for (const p of pieces) {
     if (p.kind === 'bytes') parts.push(p.data);
     else if (p.kind === 'source') parts.push(slice(await p.source, p.offset, p.size, 'read source'));
-    else parts.push(bspatch(await p.source, p.patch, size));
+    else parts.push(await bspatchAsync(await p.source, p.patch, size));
   }
   const data = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
   if (data.length !== size) throw new OtError('ERR_BAD_FORMAT', `Delta object assembled to ${data.length} bytes, declared ${size}`);

@@ -101,6 +101,8 @@ export interface NativeSys {
   pruneScan(objectsDir: string, roots: [string, string, boolean][], commits: string[], contentExt: string): Promise<PruneScanResult>;
   /** The raw bsdiff stream (as ostree embeds) from `old` to `neu`, computed on the thread pool (native/bsdiff.c). */
   bsdiff(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array>;
+  /** Apply a raw bsdiff stream on the thread pool: exactly `size` bytes, or a rejection with code ERR_BAD_FORMAT (as shared/delta/bspatch.ts). */
+  bspatch(old: Uint8Array, patch: Uint8Array, size: number): Promise<Uint8Array>;
   /** The native dirtree parser alone (tests): names and hex checksums; throws code ERR_BAD_FORMAT. */
   parseDirtree(bytes: Uint8Array): { files: [string, string][]; dirs: [string, string, string][] };
   /** The native dirmeta parser alone (tests); throws code ERR_BAD_FORMAT. */

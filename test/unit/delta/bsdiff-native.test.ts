@@ -1,9 +1,11 @@
 // native/bsdiff.c: patches that bspatch turns back into the new file, byte for
-// byte the stream node-bsdiff (mendsley's bsdiff) writes for the same inputs.
+// byte the stream node-bsdiff (mendsley's bsdiff) writes for the same inputs;
+// and its bspatch, which must give the TypeScript bspatch's bytes and verdicts.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { bspatch } from '../../../shared/delta/bspatch.js';
+import { bspatch, bspatchAsync } from '../../../shared/delta/bspatch.js';
+import { isOtError } from '../../../shared/errors.js';
 import { lazyRequire } from '../../../shared/lazy-require.js';
 import { nativeSys } from '../../../shared/native/sys.js';
 
@@ -53,5 +55,35 @@ describe('native bsdiff', () => {
 
   it('rejects non-bytes arguments with a TypeError', () => {
     expect(() => native!.bsdiff('x' as unknown as Uint8Array, new Uint8Array(1))).toThrow(TypeError);
+  });
+
+  it('bspatch: the same bytes as the TypeScript bspatch, and the same verdict on truncated and mutated patches', async () => {
+    let x = 12345;
+    const next = (): number => { x = (x * 1103515245 + 12345) >>> 0; return x / 0x100000000; };
+    const view = async (f: () => Promise<Uint8Array> | Uint8Array): Promise<string> => {
+      try {
+        return Buffer.from(await f()).toString('base64');
+      } catch (err: unknown) {
+        expect(isOtError(err, 'ERR_BAD_FORMAT'), String(err)).toBe(true);
+        return 'rejected';
+      }
+    };
+    let rejected = 0;
+    for (const [name, a, b] of cases().slice(0, 20)) {
+      const patch = await native!.bsdiff(a, b);
+      expect(Buffer.from(await native!.bspatch(a, patch, b.length)).equals(Buffer.from(b)), name).toBe(true);
+      const variants: [Uint8Array, number][] = [[patch.subarray(0, patch.length >> 1), b.length], [patch, b.length + 1], [patch, Math.max(0, b.length - 1)]];
+      for (let i = 0; i < 30; i++) {
+        const m = Buffer.from(patch);
+        if (m.length > 0) m[Math.floor(next() * m.length)] = Math.floor(next() * 256);
+        variants.push([m, b.length]);
+      }
+      for (const [p, size] of variants) {
+        const ts = await view(() => bspatch(a, p, size));
+        expect(await view(() => bspatchAsync(a, p, size)), name).toBe(ts);
+        if (ts === 'rejected') rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(20);
   });
 });
