@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -208,17 +209,30 @@ static void offtout(int64_t x, uint8_t *buf) {
   if (x < 0) buf[7] |= 0x80;
 }
 
+// The suffix arrays come straight from mmap and go back with munmap: through
+// malloc, glibc's adaptive mmap threshold would keep freed arrays in the
+// thread arenas, and the process's RSS would keep the largest ones forever.
+static int32_t *map_array(size_t n) {
+  void *p = mmap(NULL, n * sizeof(int32_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_array(int32_t *a, size_t n) {
+  if (a != NULL) munmap(a, n * sizeof(int32_t));
+}
+
 // The patch from old to nw; 0, or ENOMEM / EFBIG.
 static int diff(const uint8_t *old, size_t oldsize_, const uint8_t *nw, size_t newsize_, Out *out) {
   if (oldsize_ >= INT32_MAX / 2 || newsize_ >= INT32_MAX / 2) return EFBIG;
   int32_t oldsize = (int32_t)oldsize_, newsize = (int32_t)newsize_;
-  int32_t *I = malloc(((size_t)oldsize + 1) * sizeof *I), *V = malloc(((size_t)oldsize + 1) * sizeof *V);
+  size_t na = (size_t)oldsize + 1;
+  int32_t *I = map_array(na), *V = map_array(na);
   if (I == NULL || V == NULL || qsufsort(I, V, old, oldsize) != 0) {
-    free(I);
-    free(V);
+    unmap_array(I, na);
+    unmap_array(V, na);
     return ENOMEM;
   }
-  free(V);
+  unmap_array(V, na);
   int32_t scan = 0, len = 0, pos = 0, lastscan = 0, lastpos = 0, lastoffset = 0;
   while (scan < newsize) {
     int32_t oldscore = 0, scsc;
@@ -267,7 +281,7 @@ static int diff(const uint8_t *old, size_t oldsize_, const uint8_t *nw, size_t n
     }
     int32_t extra = (scan - lenb) - (lastscan + lenf);
     if (out_reserve(out, 24 + (size_t)lenf + (size_t)extra) != 0) {
-      free(I);
+      unmap_array(I, na);
       return ENOMEM;
     }
     offtout(lenf, out->p + out->n);
@@ -281,7 +295,7 @@ static int diff(const uint8_t *old, size_t oldsize_, const uint8_t *nw, size_t n
     lastpos = pos - lenb;
     lastoffset = pos - scan;
   }
-  free(I);
+  unmap_array(I, na);
   return 0;
 }
 

@@ -63,6 +63,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/evp.h>
 
 char *ots_get_string(napi_env env, napi_value v, size_t *len_out) {
@@ -967,6 +970,24 @@ static napi_value js_plan_finish(napi_env env, napi_callback_info info) {
   return ots_queue_job(env, "ots_plan_finish", plan_finish_execute, plan_finish_complete, p, &p->deferred, &p->work);
 }
 
+// mallocMmapThreshold(bytes): glibc serves allocations of at least `bytes`
+// with mmap and gives them back at free (mallopt M_MMAP_THRESHOLD, which also
+// stops glibc raising the threshold as large blocks are freed: with the
+// adaptive default, freed part buffers of a delta generation stay in the
+// arenas and the RSS only grows). false where unsupported (not glibc).
+static napi_value js_malloc_mmap_threshold(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  int32_t bytes = 0;
+  bool ok = false;
+  if (!ots_get_args(env, info, 1, argv, "mallocMmapThreshold(bytes: number)")) return NULL;
+  napi_get_value_int32(env, argv[0], &bytes);
+#ifdef __GLIBC__
+  ok = bytes > 0 && mallopt(M_MMAP_THRESHOLD, bytes) == 1 && mallopt(M_TRIM_THRESHOLD, bytes) == 1;
+#endif
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
       {"syncfs", js_syncfs},           {"writeNew", js_write_new}, {"inflateVerify", js_inflate_verify},
@@ -974,7 +995,7 @@ NAPI_MODULE_INIT() {
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},
       {"pruneScan", ots_js_prune_scan},   {"bsdiff", ots_js_bsdiff},
-      {"bspatch", ots_js_bspatch},
+      {"bspatch", ots_js_bspatch},   {"mallocMmapThreshold", js_malloc_mmap_threshold},
   };
   napi_property_descriptor props[sizeof functions / sizeof functions[0]];
   memset(props, 0, sizeof props);

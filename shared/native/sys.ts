@@ -103,6 +103,12 @@ export interface NativeSys {
   bsdiff(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array>;
   /** Apply a raw bsdiff stream on the thread pool: exactly `size` bytes, or a rejection with code ERR_BAD_FORMAT (as shared/delta/bspatch.ts). */
   bspatch(old: Uint8Array, patch: Uint8Array, size: number): Promise<Uint8Array>;
+  /**
+   * glibc: serve allocations of at least `bytes` with mmap and return them at
+   * free (mallopt M_MMAP_THRESHOLD + M_TRIM_THRESHOLD; no adaptive threshold).
+   * false where unsupported.
+   */
+  mallocMmapThreshold(bytes: number): boolean;
   /** The native dirtree parser alone (tests): names and hex checksums; throws code ERR_BAD_FORMAT. */
   parseDirtree(bytes: Uint8Array): { files: [string, string][]; dirs: [string, string, string][] };
   /** The native dirmeta parser alone (tests); throws code ERR_BAD_FORMAT. */

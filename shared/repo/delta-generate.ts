@@ -179,13 +179,22 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
   // Parts are compressed as soon as they are full, while later objects are still being read and diffed.
   const compressing = new Limiter(cores);
   const partFiles: Promise<{ file: Uint8Array; usize: number; objects: DeltaObject[] }>[] = [];
-  const seal = (p: PartBuilder, last = false) => {
+  // A sealed part holds its whole payload until compressed: at most `cores` parts are
+  // compressing or waiting at once, or a fast reader would queue every part in memory
+  // (memory proportional to the delta, not bounded).
+  const waiting = new Set<Promise<unknown>>();
+  const seal = async (p: PartBuilder, last = false) => {
+    while (waiting.size >= cores) await Promise.race(waiting);
     const payload = p.payload();
     const { usize, objects } = p;
     const x86 = p.elfX86 > 0 && p.elfX86 >= (p.elfX86 + p.elfOther) * X86_SHARE_FOR_BCJ;
     // Nothing else is left to overlap with the last part: split it into blocks for every core.
     const blockMiB = last ? Math.max(1, Math.ceil(payload.length / cores / (1024 * 1024))) : undefined;
-    partFiles.push(compressing.run(async () => ({ file: await compressPart(payload, compression, { x86, blockMiB }), usize, objects })));
+    const job = compressing.run(async () => ({ file: await compressPart(payload, compression, { x86, blockMiB }), usize, objects }));
+    const settled = job.then(() => undefined, () => undefined);
+    waiting.add(settled);
+    void settled.then(() => waiting.delete(settled));
+    partFiles.push(job);
   };
 
   /** What one object becomes: metadata, whole content, a bsdiff patch, or a fallback. Reads and diffs run ahead of assembly. */
@@ -225,12 +234,12 @@ export async function generateDelta(repo: Repo, opts: GenerateOptions): Promise<
       const e = got.value;
       fill();
       if (e.kind === 'fallback') { fallbacks.push(e.fallback); continue; }
-      if (cur.size >= maxChunk) { seal(cur); cur = new PartBuilder(); }
+      if (cur.size >= maxChunk) { await seal(cur); cur = new PartBuilder(); }
       if (e.kind === 'meta') cur.metadata(e.obj, e.bytes);
       else if (e.kind === 'patch') cur.patched(e.obj, e.header, e.size, e.old, e.patch);
       else cur.content(e.obj, e.header, e.data);
     }
-    seal(cur, true);
+    await seal(cur, true);
   } finally {
     // Settle every part before leaving, so no compressor outlives a failure unobserved.
     const settled = await Promise.allSettled(partFiles);
