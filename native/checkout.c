@@ -552,8 +552,8 @@ napi_value ots_js_checkout_tree(napi_env env, napi_callback_info info) {
   free(objects);
   int threads = ots_get_int_prop(env, argv[4], "threads", 2);
   co->threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
-  co->user_mode = ots_get_int_prop(env, argv[4], "userMode", 0) != 0;
-  co->owner_is_ours = ots_get_int_prop(env, argv[4], "ownerIsOurs", 0) != 0;
+  co->user_mode = ots_get_bool_prop(env, argv[4], "userMode", false);
+  co->owner_is_ours = ots_get_bool_prop(env, argv[4], "ownerIsOurs", false);
   co->euid = (uid_t)ots_get_int_prop(env, argv[4], "euid", -1);
   co->egid = (gid_t)ots_get_int_prop(env, argv[4], "egid", -1);
   pthread_mutex_init(&co->lock, NULL);

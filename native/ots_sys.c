@@ -463,6 +463,15 @@ napi_value ots_pairs_array(napi_env env, const char *buf, size_t len) {
   return list;
 }
 
+bool ots_get_bool_prop(napi_env env, napi_value obj, const char *name, bool fallback) {
+  napi_value v;
+  napi_valuetype t;
+  bool out = fallback;
+  if (napi_get_named_property(env, obj, name, &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_boolean)
+    napi_get_value_bool(env, v, &out);
+  return out;
+}
+
 int32_t ots_get_int_prop(napi_env env, napi_value obj, const char *name, int32_t fallback) {
   napi_value v;
   napi_valuetype t;

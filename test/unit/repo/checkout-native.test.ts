@@ -46,8 +46,8 @@ function tree(f: Fixture, files: [string, Checksum][], dirs: [string, Checksum, 
   ]), 'dirtree');
 }
 
-function meta(f: Fixture, mode = 0o40755): Checksum {
-  return f.raw(encodeDirmeta({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mode, xattrs: [] }), 'dirmeta');
+function meta(f: Fixture, mode = 0o40755, owner?: number): Checksum {
+  return f.raw(encodeDirmeta({ uid: owner ?? process.getuid?.() ?? 0, gid: owner ?? process.getgid?.() ?? 0, mode, xattrs: [] }), 'dirmeta');
 }
 
 function commit(f: Fixture, root: Checksum, rootMeta: Checksum): Checksum {
@@ -56,10 +56,10 @@ function commit(f: Fixture, root: Checksum, rootMeta: Checksum): Checksum {
   }), 'commit');
 }
 
-async function checkout(f: Fixture, c: Checksum): Promise<{ dest: string; error?: unknown }> {
+async function checkout(f: Fixture, c: Checksum, userMode = true): Promise<{ dest: string; error?: unknown }> {
   const dest = join(dirname(f.path), 'co');
   try {
-    await checkoutCommit(f.repo, c, dest, { hardlink: true, userMode: true });
+    await checkoutCommit(f.repo, c, dest, { hardlink: true, userMode });
     return { dest };
   } catch (error: unknown) {
     return { dest, error };
@@ -101,6 +101,21 @@ describe('native tree checkout', () => {
     expect(lstatSync(join(dest, 'd02')).mode & 0o7777).toBe(0o555);
     expect(lstatSync(join(dest, 'd01/deeper')).mode & 0o7777).toBe(0o555);
     expect(lstatSync(join(dest, 'd01/f29')).mode & 0o7777).toBe(0o755);
+  });
+
+  it('owns directories as their dirmeta says, unless in user mode (-U)', async () => {
+    expect(process.getuid?.(), 'chown needs root: run the suite as root, as .ci/run does').toBe(0);
+    for (const userMode of [true, false]) {
+      const f = await fixture();
+      const other = meta(f, 0o40750, 4242);
+      const root = tree(f, [['a', fileObject(f, 'a')]], [['theirs', tree(f, []), other], ['ours', tree(f, []), meta(f)]]);
+      const { dest, error } = await checkout(f, commit(f, root, meta(f)), userMode);
+      expect(error).toBeUndefined();
+      expect(lstatSync(join(dest, 'theirs')).uid, `userMode ${userMode}`).toBe(userMode ? 0 : 4242);
+      expect(lstatSync(join(dest, 'theirs')).gid).toBe(userMode ? 0 : 4242);
+      expect(lstatSync(join(dest, 'theirs')).mode & 0o7777).toBe(0o750);
+      expect(lstatSync(join(dest, 'ours')).uid).toBe(0);
+    }
   });
 
   it.each([
