@@ -41,6 +41,21 @@ try {
     rows.push({ step: `generate ${name}`, 'wall s': r.wall.toFixed(1), 'rss MB (tree)': r.rss.toFixed(0), 'delta MB': (r.size / 1e6).toFixed(1),
       'ratio wall': (r.wall / ref.wall).toFixed(2), 'ratio rss': (r.rss / ref.rss).toFixed(2), 'ratio size': (r.size / ref.size).toFixed(2) });
   }
+  // The same repo with our zstd variant published beside the xz delta (and its summary key,
+  // which `ots summary -u` writes): stock clients pull the xz delta, ots prefers zstd.
+  {
+    const xz = gens.find((g) => g.name === 'ots (xz)') as (typeof gens)[number];
+    const repo = join(work, 'ots-xz-zstd');
+    cpSync(xz.repo, repo, { recursive: true });
+    console.log('generating: ots (zstd variant)');
+    const t = timed(OTS, [`--repo=${repo}`, 'static-delta', 'generate', '--compression=zstd', `--from=${a}`, `--to=${b}`]);
+    sh(OTS, [`--repo=${repo}`, 'summary', '-u']);
+    const zsize = dirSize(join(repo, 'deltas-zstd'));
+    const xsize = results.get('ots (xz)')?.size ?? 1;
+    rows.push({ step: 'generate ots (zstd variant)', 'wall s': t.wallS.toFixed(1), 'rss MB (tree)': t.maxRssMb.toFixed(0), 'delta MB': (zsize / 1e6).toFixed(1),
+      'ratio wall': (t.wallS / ref.wall).toFixed(2), 'ratio rss': '', 'ratio size': `${(zsize / xsize).toFixed(2)} of ots xz` });
+    gens.push({ name: 'ots (xz + zstd variant)', repo, cmd: xz.cmd });
+  }
   for (const g of gens) {
     const nginx = await startNginx(g.repo, join(work, `nginx-${g.name.replace(/\W/g, '')}`), 18700 + Math.floor(Math.random() * 200));
     try {
