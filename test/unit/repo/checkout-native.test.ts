@@ -3,6 +3,7 @@
 // the tree it writes, and hostile or damaged trees, each refused with the
 // typed error the TypeScript walk gives and nothing written outside the
 // destination.
+import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -139,6 +140,13 @@ describe('native tree checkout', () => {
       symlinkSync('/etc/hostname', p);
       return tree(f, [], [['d', sub, meta(f)]]);
     }, 'ELOOP'],
+    ['a subtree that is a FIFO (no hang)', (f: Fixture) => {
+      const sub = checksumOf(Buffer.from('fifo'));
+      const p = f.repo.objectPath(sub, 'dirtree');
+      mkdirSync(dirname(p), { recursive: true });
+      execFileSync('mkfifo', [p]);
+      return tree(f, [], [['d', sub, meta(f)]]);
+    }, 'ERR_BAD_FORMAT'],
     ['directories nested 1,100 deep', (f: Fixture) => {
       const m = meta(f);
       let t = tree(f, []);
