@@ -1,6 +1,6 @@
 // A repository on disk: open/create, object paths, reading objects and refs
 // (repo-layout.md). Writes go through Transaction (transaction.ts).
-import { createReadStream, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fstatSync, lstatSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import { lstat, mkdir, open, readFile, readlink, rm } from 'node:fs/promises';
@@ -127,7 +127,7 @@ export class Repo {
   /** Raw bytes of a metadata object. Throws ERR_OBJECT_NOT_FOUND. */
   async readMetadata(csum: Checksum, type: ObjectType): Promise<Uint8Array> {
     try {
-      return new Uint8Array(await readFile(this.objectPath(csum, type)));
+      return await readMetadataFile(this.objectPath(csum, type), csum, type);
     } catch (err: unknown) {
       if (isErrno(err, 'ENOENT')) {
         throw new OtError('ERR_OBJECT_NOT_FOUND', `No such metadata object ${csum}.${type}`, { checksum: csum, objectType: type, cause: err });
@@ -164,7 +164,7 @@ export class Repo {
   private readVerifiedSync(csum: Checksum, type: ObjectType): Uint8Array {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(readFileSync(this.objectPath(csum, type)));
+      bytes = readMetadataFileSync(this.objectPath(csum, type), csum, type);
     } catch (err: unknown) {
       if (isErrno(err, 'ENOENT')) throw new OtError('ERR_OBJECT_NOT_FOUND', `No such metadata object ${csum}.${type}`, { checksum: csum, objectType: type, cause: err });
       throw err;
@@ -417,4 +417,35 @@ export class Repo {
 /** A bare-user symlink object's content: the target, maybe NUL-terminated. */
 function symlinkTarget(body: Buffer): string {
   return body.subarray(0, body.length > 0 && body[body.length - 1] === 0 ? body.length - 1 : body.length).toString('utf8');
+}
+
+/**
+ * Metadata objects are regular files, never links: opened without following a
+ * final symlink and without blocking (a FIFO planted in objects/ would hang a
+ * plain read), then refused unless regular.
+ */
+const METADATA_OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+
+function notRegular(path: string, csum: Checksum, type: ObjectType): OtError {
+  return new OtError('ERR_BAD_FORMAT', `Metadata object ${csum}.${type} is not a regular file`, { path, checksum: csum, objectType: type, hint: 'run ots fsck' });
+}
+
+function readMetadataFileSync(path: string, csum: Checksum, type: ObjectType): Uint8Array {
+  const fd = openSync(path, METADATA_OPEN_FLAGS);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(path, csum, type);
+    return new Uint8Array(readFileSync(fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function readMetadataFile(path: string, csum: Checksum, type: ObjectType): Promise<Uint8Array> {
+  const fh = await open(path, METADATA_OPEN_FLAGS);
+  try {
+    if (!(await fh.stat()).isFile()) throw notRegular(path, csum, type);
+    return new Uint8Array(await fh.readFile());
+  } finally {
+    await fh.close();
+  }
 }

@@ -164,4 +164,15 @@ describe('native tree checkout', () => {
     expect(readdirSync(dirname(f.path)).sort()).toEqual([...before, 'co'].sort());
     expect(readdirSync('/').includes('escape')).toBe(false);
   });
+
+  it('the TypeScript readers refuse a FIFO metadata object too, instead of blocking', async () => {
+    const f = await fixture();
+    const sub = checksumOf(Buffer.from('fifo'));
+    const p = f.repo.objectPath(sub, 'dirtree');
+    mkdirSync(dirname(p), { recursive: true });
+    execFileSync('mkfifo', [p]);
+    expect(() => f.repo.loadDirtreeSync(sub)).toThrow(expect.objectContaining({ code: 'ERR_BAD_FORMAT' }));
+    await expect(f.repo.readMetadata(sub, 'dirtree')).rejects.toMatchObject({ code: 'ERR_BAD_FORMAT' });
+    await expect(f.repo.readMetadata(checksumOf(Buffer.from('absent')), 'dirtree')).rejects.toMatchObject({ code: 'ERR_OBJECT_NOT_FOUND' });
+  });
 });
