@@ -336,11 +336,8 @@ napi_value ots_js_bsdiff(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   const char *usage = "bsdiff(old: Uint8Array, new: Uint8Array)";
   if (!ots_get_args(env, info, 2, argv, usage)) return NULL;
-  DiffJob *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ERR_NATIVE", "out of memory");
-    return NULL;
-  }
+  DiffJob *j = ots_calloc(env, sizeof *j);
+  if (j == NULL) return NULL;
   if (!ots_get_bytes_sync(env, argv[0], &j->old) || !ots_get_bytes_sync(env, argv[1], &j->nw)) {
     free(j);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
@@ -444,11 +441,8 @@ napi_value ots_js_bspatch(napi_env env, napi_callback_info info) {
   const char *usage = "bspatch(old: Uint8Array, patch: Uint8Array, size: number)";
   double size = -1;
   if (!ots_get_args(env, info, 3, argv, usage)) return NULL;
-  PatchJob *j = calloc(1, sizeof *j);
-  if (j == NULL) {
-    napi_throw_error(env, "ERR_NATIVE", "out of memory");
-    return NULL;
-  }
+  PatchJob *j = ots_calloc(env, sizeof *j);
+  if (j == NULL) return NULL;
   if (!ots_get_bytes_sync(env, argv[0], &j->old) || !ots_get_bytes_sync(env, argv[1], &j->patch) || napi_get_value_double(env, argv[2], &size) != napi_ok
       || !(size >= 0 && size <= (double)(1u << 31))) {
     free(j);

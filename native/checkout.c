@@ -528,11 +528,8 @@ napi_value ots_js_checkout_tree(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   const char *usage = "checkoutTree(objectsDir, root, treeHex, metaHex, {threads, userMode, ownerIsOurs, euid, egid})";
   if (!ots_get_args(env, info, 5, argv, usage)) return NULL;
-  Co *co = calloc(1, sizeof *co);
-  if (co == NULL) {
-    napi_throw_error(env, "ERR_NATIVE", "out of memory");
-    return NULL;
-  }
+  Co *co = ots_calloc(env, sizeof *co);
+  if (co == NULL) return NULL;
   char *objects = ots_get_string(env, argv[0], NULL);
   co->root = ots_get_string(env, argv[1], NULL);
   if (objects == NULL || co->root == NULL || !ots_checksum_arg(env, argv[2], co->root_tree) || !ots_checksum_arg(env, argv[3], co->root_meta)) {

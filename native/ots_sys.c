@@ -530,11 +530,13 @@ static int parse_write(napi_env env, WriteJob *j, napi_value path, napi_value ch
   return 0;
 }
 
-static WriteJob *new_job(napi_env env) {
-  WriteJob *j = calloc(1, sizeof *j);
-  if (j == NULL) napi_throw_error(env, "ERR_NATIVE", "out of memory");
-  return j;
+void *ots_calloc(napi_env env, size_t size) {
+  void *p = calloc(1, size);
+  if (p == NULL) napi_throw_error(env, "ERR_NATIVE", "out of memory");
+  return p;
 }
+
+static WriteJob *new_job(napi_env env) { return ots_calloc(env, sizeof(WriteJob)); }
 
 // The first n arguments, or false with a TypeError thrown naming the usage.
 bool ots_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
