@@ -153,6 +153,36 @@ describe('part compression (system xz, lzma-native fallback)', () => {
     await expect(decompressPart(bomb, 1 << 20)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
     await expect(withoutXz(() => decompressPart(bomb, 1 << 20))).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
   });
+  it('zstd parts: one-shot when frames declare their size, streamed when not; corrupt is ERR_BAD_FORMAT, a bomb or a lying size ERR_TOO_LARGE/ERR_BAD_FORMAT', async () => {
+    const file = await compressPart(sample, 'zstd');
+    expect(Buffer.from(await decompressPart(file, 1 << 20)).equals(Buffer.from(sample))).toBe(true);
+    // A frame with no content size (streaming compressor): the stream path, capped the same way.
+    const z = await import('zstd-napi');
+    const streamed = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const c = new z.CompressStream();
+      c.on('data', (b: Buffer) => chunks.push(b)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+      c.end(sample);
+    });
+    expect((await import('zstd-napi/binding.js')).getFrameContentSize(streamed)).toBe(null);
+    const streamedFile = Buffer.concat([Buffer.from([0x7a]), streamed]);
+    expect(Buffer.from(await decompressPart(streamedFile, 1 << 20)).equals(Buffer.from(sample))).toBe(true);
+    await expect(decompressPart(streamedFile, 100)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
+    const bad = Uint8Array.from(file);
+    bad[Math.floor(bad.length / 2)] ^= 0xff;
+    await expect(decompressPart(bad, 1 << 20)).rejects.toMatchObject({ code: 'ERR_BAD_FORMAT' });
+    await expect(decompressPart(file.subarray(0, file.length - 7), 1 << 20)).rejects.toMatchObject({ code: 'ERR_BAD_FORMAT' });
+    const bomb = await compressPart(Buffer.alloc(64 << 20), 'zstd');
+    expect(bomb.length).toBeLessThan(1 << 20);
+    await expect(decompressPart(bomb, 1 << 20)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' });
+    // A frame header that declares fewer bytes than the frame holds.
+    const lying = Uint8Array.from(file);
+    const fhd = lying[5] as number;
+    expect(fhd >> 6).toBeGreaterThan(0); // the frame carries a content-size field
+    const fcsOffset = 1 + 4 + 1 + ((fhd & 0x20) === 0 ? 1 : 0) + [0, 1, 2, 4][fhd & 3]!;
+    lying[fcsOffset] = (lying[fcsOffset] as number) ^ 0x01;
+    await expect(decompressPart(lying, 1 << 20)).rejects.toMatchObject({ code: 'ERR_BAD_FORMAT' });
+  });
   it('recognises x86 and other ELF machines', () => {
     expect(elfMachine(elf)).toBe('x86');
     const arm = Buffer.from(elf);
