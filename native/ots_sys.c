@@ -200,8 +200,8 @@ typedef struct {
   int32_t mode, uid, gid;
   int err;
   const char *failed;
-  // inflateVerify only
-  int verify;
+  // inflateVerify / writeVerified only
+  enum { VERIFY_NONE, VERIFY_INFLATE, VERIFY_RAW } verify;
   struct iovec header, compressed;
   napi_ref header_ref, compressed_ref;
   uint64_t size, produced;
@@ -287,6 +287,29 @@ static void inflate_verify(WriteJob *j, int fd) {
   }
 }
 
+// writeVerified: SHA-256 of the header then the raw payload must equal the expected checksum.
+static void raw_verify(WriteJob *j) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    j->err = ENOMEM;
+    j->failed = "writeVerified";
+    if (ctx != NULL) EVP_MD_CTX_free(ctx);
+    return;
+  }
+  EVP_DigestUpdate(ctx, j->header.iov_base, j->header.iov_len);
+  EVP_DigestUpdate(ctx, j->compressed.iov_base, j->compressed.iov_len);
+  EVP_DigestFinal_ex(ctx, md, &mdlen);
+  EVP_MD_CTX_free(ctx);
+  ots_hex(md, j->actual);
+  j->produced = j->compressed.iov_len;
+  if (memcmp(j->actual, j->expected, 64) != 0) {
+    j->vcode = "ERR_CHECKSUM_MISMATCH";
+    j->vmsg = "checksum mismatch";
+  }
+}
+
 // A thread-pool thread that runs write jobs becomes SCHED_BATCH (allowed
 // unprivileged): a job woken on a busy 2-core machine then no longer preempts
 // the main thread, which feeds every job (HTTP, parsing). Measured on the
@@ -303,7 +326,10 @@ static void write_execute(napi_env env, void *data) {
     batch_policy_set = 1;
   }
   // Given chunks: verify before creating anything. No chunks: the payload is the content.
-  if (j->verify && j->nchunks > 0) {
+  if (j->verify == VERIFY_RAW) {
+    raw_verify(j);
+    if (j->err != 0 || j->vcode != NULL) return;
+  } else if (j->verify && j->nchunks > 0) {
     inflate_verify(j, -1);
     if (j->err != 0 || j->vcode != NULL) return;
   }
@@ -313,7 +339,7 @@ static void write_execute(napi_env env, void *data) {
     j->failed = "open";
     return;
   }
-  if (j->verify && j->nchunks == 0) inflate_verify(j, fd);
+  if (j->verify == VERIFY_INFLATE && j->nchunks == 0) inflate_verify(j, fd);
   for (size_t i = 0; i < j->nchunks && j->err == 0; i++) {
     const char *p = j->chunks[i].iov_base;
     size_t left = j->chunks[i].iov_len;
@@ -563,7 +589,7 @@ static napi_value js_inflate_verify(napi_env env, napi_callback_info info) {
   if (!ots_get_args(env, info, 6, argv, usage)) return NULL;
   WriteJob *j = new_job(env);
   if (j == NULL) return NULL;
-  j->verify = 1;
+  j->verify = VERIFY_INFLATE;
   double size = -1;
   size_t elen = 0;
   napi_value chunks;
@@ -578,6 +604,34 @@ static napi_value js_inflate_verify(napi_env env, napi_callback_info info) {
   j->size = (uint64_t)size;
   if (parse_write(env, j, argv[0], chunks, argv[5], true, usage) != 0) return NULL;
   return ots_queue_job(env, "ots_inflate_verify", write_execute, write_complete, j, &j->deferred, &j->work);
+}
+
+static napi_value js_write_verified(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  const char *usage = "writeVerified(path, header: Uint8Array, payload: Uint8Array, expected: hex, {chunks?, mode, xattrs, uid, gid})";
+  if (!ots_get_args(env, info, 5, argv, usage)) return NULL;
+  WriteJob *j = new_job(env);
+  if (j == NULL) return NULL;
+  j->verify = VERIFY_RAW;
+  size_t elen = 0;
+  napi_value chunks;
+  if (napi_get_named_property(env, argv[4], "chunks", &chunks) != napi_ok || get_bytes(env, argv[1], &j->header, &j->header_ref) != 0
+      || get_bytes(env, argv[2], &j->compressed, &j->compressed_ref) != 0
+      || napi_get_value_string_utf8(env, argv[3], j->expected, sizeof j->expected, &elen) != napi_ok || elen != 64) {
+    write_job_free(env, j);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  napi_valuetype ct = napi_undefined;
+  napi_typeof(env, chunks, &ct);
+  bool own_chunks = ct != napi_undefined && ct != napi_null;
+  // Without chunks the file holds the payload itself.
+  if (parse_write(env, j, argv[0], chunks, argv[4], true, usage) != 0) return NULL;
+  if (!own_chunks) {
+    j->nchunks = 1;
+    j->chunks[0] = j->compressed;
+  }
+  return ots_queue_job(env, "ots_write_verified", write_execute, write_complete, j, &j->deferred, &j->work);
 }
 
 // ---- symlink xattrs -----------------------------------------------------------
@@ -1002,6 +1056,7 @@ static napi_value js_malloc_mmap_threshold(napi_env env, napi_callback_info info
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
       {"syncfs", js_syncfs},           {"writeNew", js_write_new}, {"inflateVerify", js_inflate_verify},
+      {"writeVerified", js_write_verified},
       {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},

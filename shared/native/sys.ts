@@ -76,6 +76,13 @@ export interface NativeSys {
    * (`produced`) or ERR_BAD_FORMAT, leaving no file.
    */
   inflateVerify(path: string, header: Uint8Array, compressed: Uint8Array, size: number, expected: string, opts: NativeWriteOptions & { chunks?: readonly Uint8Array[] }): Promise<void>;
+  /**
+   * A content object verified and created in one thread-pool job: SHA-256 of
+   * `header` then `payload` must equal `expected` (hex); then `path` is
+   * created as writeNew does, with `chunks`, or with the payload when chunks is
+   * absent. Rejects with code ERR_CHECKSUM_MISMATCH (`actual`), leaving no file.
+   */
+  writeVerified(path: string, header: Uint8Array, payload: Uint8Array, expected: string, opts: NativeWriteOptions & { chunks?: readonly Uint8Array[] }): Promise<void>;
   /** A symlink's own xattrs (llistxattr/lgetxattr), in listing order; [] where unsupported. */
   lxattrs(path: string): { name: string; value: Uint8Array }[];
   /** Set an xattr on a symlink itself (lsetxattr). */

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Variant, encode } from '../../../shared/gvariant/index.js';
-import { checksumOf, encodeDirmeta, type Checksum } from '../../../shared/objects/index.js';
+import { checksumOf, encodeDirmeta, encodeFileHeader, type Checksum } from '../../../shared/objects/index.js';
 import { Repo, Transaction } from '../../../shared/repo/index.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
@@ -35,5 +35,30 @@ describe('Transaction.commit', () => {
     expect(statSync(repo.objectPath(csum, 'dirmeta')).ino).toBe(theirs);
     expect(new Uint8Array(readFileSync(repo.objectPath(commitCsum, 'commitmeta')))).toEqual(meta2);
     expect(readFileSync(repo.objectPath(csum, 'dirmeta'))).toEqual(Buffer.from(dirmeta));
+  });
+});
+
+describe('Transaction.writeContent with an expected checksum', () => {
+  // Delta objects go through here: in bare-user and bare repos the native job hashes
+  // and writes (writeVerified), elsewhere TypeScript hashes first. Same verdicts.
+  it.each(['bare-user', 'bare-user-only', 'archive'] as const)('%s: stores a matching object, refuses a mismatch and stores nothing', async (mode) => {
+    const repo = await Repo.create(join(makeTmpDir(), 'repo'), mode);
+    const payload = new TextEncoder().encode('hello delta\n');
+    const file = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const link = { uid: 0, gid: 0, mode: 0o120777, symlinkTarget: 'hello', xattrs: [] };
+    const good = checksumOf(encodeFileHeader(file), payload) as Checksum;
+    const goodLink = checksumOf(encodeFileHeader(link), new Uint8Array(0)) as Checksum;
+    const wrong = checksumOf(encodeFileHeader(file), new TextEncoder().encode('hello delta!\n')) as Checksum;
+    const tx = await Transaction.begin(repo);
+    expect(await tx.writeContent(file, payload, good)).toBe(good);
+    expect(await tx.writeContent(link, new Uint8Array(0), goodLink)).toBe(goodLink);
+    const err = await tx.writeContent(file, payload, wrong).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_CHECKSUM_MISMATCH', message: `Corrupted file object; checksum expected='${wrong}' actual='${good}'` });
+    expect(tx.hasObjectSync(wrong, 'file')).toBe(false);
+    await tx.commit();
+    expect(repo.hasObjectSync(wrong, 'file')).toBe(false);
+    const stored = await repo.readContent(good);
+    expect(Buffer.from(stored.payload).toString()).toBe('hello delta\n');
+    expect((await repo.readContent(goodLink)).header.symlinkTarget).toBe('hello');
   });
 });
