@@ -157,6 +157,102 @@ static napi_value js_syncfs(napi_env env, napi_callback_info info) {
   return ots_queue_job(env, "ots_syncfs", syncfs_execute, syncfs_complete, job, &job->deferred, &job->work);
 }
 
+// ---- readRegular: a whole regular file in one job -------------------------
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  double max;
+  uint8_t *buf;
+  size_t len;
+  int err;
+  const char *failed;
+} ReadJob;
+
+static void read_execute(napi_env env, void *data) {
+  (void)env;
+  ReadJob *j = data;
+  // O_NOFOLLOW | O_NONBLOCK: a symlink or a FIFO planted in objects/ is refused, never followed or waited on.
+  int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st;
+  if (fd < 0) {
+    j->err = errno;
+    j->failed = "open";
+    return;
+  }
+  if (fstat(fd, &st) != 0) {
+    j->err = errno;
+    j->failed = "fstat";
+  } else if (!S_ISREG(st.st_mode)) {
+    j->err = EINVAL;
+    j->failed = "open (not a regular file)";
+  } else if ((double)st.st_size > j->max) {
+    j->err = EFBIG;
+    j->failed = "read";
+  } else if ((j->buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
+    j->err = ENOMEM;
+    j->failed = "read";
+  } else {
+    size_t n = (size_t)st.st_size;
+    while (j->len < n) {
+      ssize_t r = read(fd, j->buf + j->len, n - j->len);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        j->err = errno;
+        j->failed = "read";
+        break;
+      }
+      if (r == 0) {
+        j->err = EIO;  // shrank while being read
+        j->failed = "read";
+        break;
+      }
+      j->len += (size_t)r;
+    }
+  }
+  close(fd);
+}
+
+static void free_buffer(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static void read_complete(napi_env env, napi_status status, void *data) {
+  ReadJob *j = data;
+  napi_value buf;
+  void *unused;
+  if (status == napi_ok && j->err == 0 && napi_create_external_buffer(env, j->len, j->buf, free_buffer, NULL, &buf) == napi_ok) {
+    j->buf = NULL;  // owned by the Buffer now
+    napi_resolve_deferred(env, j->deferred, buf);
+  } else if (status == napi_ok && j->err == 0 && napi_create_buffer_copy(env, j->len, j->buf, &unused, &buf) == napi_ok) {
+    napi_resolve_deferred(env, j->deferred, buf);  // where external buffers are not allowed
+  } else {
+    napi_reject_deferred(env, j->deferred, ots_errno_error(env, j->err != 0 ? j->err : EIO, j->failed != NULL ? j->failed : "read", j->path));
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->buf);
+  free(j->path);
+  free(j);
+}
+
+static napi_value js_read_regular(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  const char *usage = "readRegular(path, maxSize: number)";
+  if (!ots_get_args(env, info, 2, argv, usage)) return NULL;
+  ReadJob *j = ots_calloc(env, sizeof *j);
+  if (j == NULL) return NULL;
+  if ((j->path = ots_get_string(env, argv[0], NULL)) == NULL || napi_get_value_double(env, argv[1], &j->max) != napi_ok) {
+    free(j->path);
+    free(j);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+    return NULL;
+  }
+  return ots_queue_job(env, "ots_read_regular", read_execute, read_complete, j, &j->deferred, &j->work);
+}
+
 // ---- locks ------------------------------------------------------------------
 
 static napi_value js_lock(napi_env env, napi_callback_info info) {
@@ -1056,7 +1152,7 @@ static napi_value js_malloc_mmap_threshold(napi_env env, napi_callback_info info
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
       {"syncfs", js_syncfs},           {"writeNew", js_write_new}, {"inflateVerify", js_inflate_verify},
-      {"writeVerified", js_write_verified},
+      {"writeVerified", js_write_verified}, {"readRegular", js_read_regular},
       {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},

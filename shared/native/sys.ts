@@ -83,6 +83,12 @@ export interface NativeSys {
    * absent. Rejects with code ERR_CHECKSUM_MISMATCH (`actual`), leaving no file.
    */
   writeVerified(path: string, header: Uint8Array, payload: Uint8Array, expected: string, opts: NativeWriteOptions & { chunks?: readonly Uint8Array[] }): Promise<void>;
+  /**
+   * The bytes of the regular file `path` in one thread-pool job (open with
+   * O_NOFOLLOW|O_NONBLOCK, fstat, read). A symlink, FIFO or other non-regular
+   * file is refused (EINVAL / ELOOP), as is one larger than `maxSize` (EFBIG).
+   */
+  readRegular(path: string, maxSize: number): Promise<Uint8Array>;
   /** A symlink's own xattrs (llistxattr/lgetxattr), in listing order; [] where unsupported. */
   lxattrs(path: string): { name: string; value: Uint8Array }[];
   /** Set an xattr on a symlink itself (lsetxattr). */
