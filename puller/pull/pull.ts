@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { vardictGet } from '../../shared/gvariant/index.js';
 import { decodeArchiveHeader, decodeDirtree, isChecksum, isSymlink, parseChecksum, type Checksum, type Commit, type Dirtree } from '../../shared/objects/index.js';
-import { KeyFile, Transaction, parseRepoMode, tmpName, validateRefName, writeLargeContent, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
+import { KeyFile, Transaction, parseRepoMode, startWriteback, tmpName, validateRefName, writeLargeContent, type RemoteConfig, type Repo } from '../../shared/repo/index.js';
 import { decodeSummary, findSummaryRef, type Summary } from '../../shared/summary/index.js';
 import { Fetcher } from '../fetch/fetcher.js';
 import { Scheduler } from './scheduler.js';
@@ -135,7 +135,10 @@ class Pull {
       // interrupted pull leaves it partial and the rerun scans its tree.
       for (const t of targets) if (this.isComplete(t.checksum)) this.completeAtStart.add(t.checksum);
       for (const t of targets) if (!this.completeAtStart.has(t.checksum)) await this.markPartial(t.checksum);
-      for (const t of targets) await this.tryDelta(t, summary);
+      let deltaObjects = 0;
+      for (const t of targets) deltaObjects += await this.tryDelta(t, summary);
+      // A delta wrote its objects in one burst: their writeback runs while the trees are walked.
+      if (deltaObjects > 0) void startWriteback(this.repo.path);
       for (const t of targets) this.scheduler.addMeta(() => this.fetchCommit(t.checksum, t.ref, this.opts.depth, t.commitSize));
       await this.scheduler.idle();
     } catch (err: unknown) {
@@ -209,20 +212,20 @@ class Pull {
     return { ref, checksum: parseChecksum(Buffer.from(res.body ?? new Uint8Array(0)).toString('utf8').trim(), `remote ref ${ref}`) };
   }
 
-  /** Use a static delta for target `t` when one applies (bare targets only, as ostree). */
-  private async tryDelta(t: { ref: string | null; checksum: Checksum }, summary: Summary | null): Promise<void> {
+  /** Use a static delta for target `t` when one applies (bare targets only, as ostree); the number of objects it wrote. */
+  private async tryDelta(t: { ref: string | null; checksum: Checksum }, summary: Summary | null): Promise<number> {
     // Not for archive targets, nor for a metadata-only pull (ostree disables them there too),
     // nor for a commit named by checksum (ostree looks deltas up for refs only).
-    if (this.opts.disableStaticDeltas || this.opts.commitMetadataOnly || this.repo.isArchive || t.ref === null) return;
+    if (this.opts.disableStaticDeltas || this.opts.commitMetadataOnly || this.repo.isArchive || t.ref === null) return 0;
     let from = await this.repo.readRef(t.ref, this.remote.name);
-    if (from === t.checksum) return;
+    if (from === t.checksum) return 0;
     // A commit already here and complete needs no delta; a partial one (interrupted pull) still uses it.
-    if (this.completeAtStart.has(t.checksum)) return;
+    if (this.completeAtStart.has(t.checksum)) return 0;
     if (from !== null && !this.repo.hasObjectSync(from, 'commit')) from = null;
     const choice = await findDelta(this.content, summary, from, t.checksum, MAX_METADATA_SIZE);
     if (choice === null) {
       if (this.opts.requireStaticDeltas) throw new OtError('ERR_OBJECT_NOT_FOUND', `No static delta to ${t.checksum}${from ? ` from ${from}` : ''} on remote "${this.remote.name}"`, { hint: 'drop --require-static-deltas' });
-      return;
+      return 0;
     }
     const { sb, commitBytes, commit, detached } = await fetchSuperblock(this.content, choice, MAX_METADATA_SIZE);
     checkRefBinding(t.checksum, commit, t.ref);
@@ -235,6 +238,7 @@ class Pull {
     for (const f of sb.fallbacks) if (f.type === 'file') this.needContent(f.checksum);
     const { written, failed } = await applyParts({ tx: this.tx, fetcher: this.content }, choice, sb);
     this.emit({ type: 'delta', name: choice.name, dir: choice.dir, parts: sb.parts.length, objects: written, failedParts: failed });
+    return written;
   }
 
   /** The commit and its whole tree are stored (no commitpartial marker). */
