@@ -59,5 +59,6 @@ napi_value ots_js_bsdiff(napi_env env, napi_callback_info info);
 napi_value ots_js_bspatch(napi_env env, napi_callback_info info);
 // prune.c
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info);
+napi_value ots_js_missing_scan(napi_env env, napi_callback_info info);
 
 #endif

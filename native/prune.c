@@ -103,8 +103,14 @@ typedef struct {
 } Frame;
 
 typedef struct {
-  int objects_fd;
+  // Where objects are looked up, in order: objects/ (pruneScan); a transaction's
+  // staging directory, then objects/ (missingScan). Same xx/rest.ext layout.
+  int fds[2];
+  size_t nfds;
   char content_ext[8];
+  // missingScan: trees not found (the walk does not descend into them).
+  int want_missing;
+  Set missing_trees;
   Root *roots;
   size_t nroots;
   Set commits, dirtrees, dirmetas, files;
@@ -121,21 +127,28 @@ typedef struct {
   napi_deferred deferred;
 } Scan;
 
+static void list_dir(Scan *s, int objects_fd);
+
 static void *list_thread(void *arg) {
   Scan *s = arg;
-  int dfd = dup(s->objects_fd);
+  for (size_t i = 0; i < s->nfds && s->list_err == 0; i++) list_dir(s, s->fds[i]);
+  return NULL;
+}
+
+static void list_dir(Scan *s, int objects_fd) {
+  int dfd = dup(objects_fd);
   DIR *top = dfd < 0 ? NULL : fdopendir(dfd);
   if (top == NULL) {
     s->list_err = errno;
     if (dfd >= 0) close(dfd);
-    return NULL;
+    return;
   }
   struct dirent *p;
   while ((p = readdir(top)) != NULL) {
     const char *pre = p->d_name;
     uint8_t b0;
     if (strlen(pre) != 2 || ots_parse_hex(pre, &b0, 1) != 0) continue;
-    int sfd = openat(s->objects_fd, pre, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int sfd = openat(objects_fd, pre, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *sub = sfd < 0 ? NULL : fdopendir(sfd);
     if (sub == NULL) {
       s->list_err = errno;
@@ -171,7 +184,13 @@ static void *list_thread(void *arg) {
     if (s->list_err != 0) break;
   }
   closedir(top);
-  return NULL;
+}
+
+// A dirtree from the first directory that has it.
+static int read_tree(const Scan *s, const uint8_t *csum, uint8_t **bytes, size_t *n) {
+  int err = ENOENT;
+  for (size_t i = 0; i < s->nfds && err == ENOENT; i++) err = ots_read_object(s->fds[i], csum, "dirtree", bytes, n);
+  return err;
 }
 
 static void mark_fail(Scan *s, int err, const char *code, const char *what, const uint8_t *csum, const char *type, long root) {
@@ -207,7 +226,8 @@ static void mark(Scan *s) {
       }
       uint8_t *bytes = NULL;
       size_t n = 0;
-      int err = ots_read_object(s->objects_fd, cur.tree, "dirtree", &bytes, &n);
+      int err = read_tree(s, cur.tree, &bytes, &n);
+      if (err == ENOENT && s->want_missing && set_add(&s->missing_trees, cur.tree) < 0) goto oom;
       if (err == ENOENT && s->roots[cur.root].partial) continue;
       if (err != 0) {
         mark_fail(s, err, err == ENOENT ? "ERR_OBJECT_NOT_FOUND" : err == OTS_ECORRUPT ? "ERR_CHECKSUM_MISMATCH" : err < 0 ? "ERR_BAD_FORMAT" : NULL,
@@ -260,7 +280,8 @@ static void scan_execute(napi_env env, void *data) {
 }
 
 static void scan_free(Scan *s) {
-  close(s->objects_fd);
+  for (size_t i = 0; i < s->nfds; i++) close(s->fds[i]);
+  set_free(&s->missing_trees);
   set_free(&s->commits);
   set_free(&s->dirtrees);
   set_free(&s->dirmetas);
@@ -312,6 +333,8 @@ static void scan_complete(napi_env env, napi_status status, void *data) {
   scan_free(s);
 }
 
+static bool open_dirs(napi_env env, Scan *s, char **dirs, size_t n);
+
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   const char *usage = "pruneScan(objectsDir, roots: [treeHex, metaHex, partial][], commits: string[], contentExt)";
@@ -340,20 +363,128 @@ napi_value ots_js_prune_scan(napi_env env, napi_callback_info info) {
   }
   if (!ok) {
     free(dir);
-    if (s != NULL) {
-      s->objects_fd = -1;
-      scan_free(s);
-    }
+    if (s != NULL) scan_free(s);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
     return NULL;
   }
-  s->objects_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (s->objects_fd < 0) {
-    napi_throw(env, ots_errno_error(env, errno, "open", dir));
-    free(dir);
-    scan_free(s);
+  if (!open_dirs(env, s, &dir, 1)) return NULL;
+  return ots_queue_job(env, "ots_prune_scan", scan_execute, scan_complete, s, &s->deferred, &s->work);
+}
+
+// Open dirs[0..n) into s->fds (and free the names); false with an error thrown and s freed.
+static bool open_dirs(napi_env env, Scan *s, char **dirs, size_t n) {
+  bool ok = true;
+  for (size_t i = 0; i < n; i++) {
+    int fd = ok ? open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (ok && fd < 0) {
+      napi_throw(env, ots_errno_error(env, errno, "open", dirs[i]));
+      ok = false;
+    }
+    if (fd >= 0) s->fds[s->nfds++] = fd;
+    free(dirs[i]);
+  }
+  if (!ok) scan_free(s);
+  return ok;
+}
+
+// ---- missingScan: what a tree still lacks ------------------------------------
+//
+//   missingScan(dirs: [stagingDir, objectsDir], treeHex, metaHex, contentExt)
+//     -> Promise<{dirtree: hex[], dirmeta: hex[], file: hex[], error?}>
+//
+// The walk a pull makes after storing a commit (puller/pull/pull.ts
+// needDirtree), in C: every dirtree reachable from `tree` that is stored in
+// either directory is read (SHA-256-verified, parsed by tree_format.c) and
+// descended into; the result lists the reachable objects found in neither:
+// trees not descended into (the pull fetches and walks them), their
+// subdirectories' dirmetas, and content objects. A stored tree that is
+// corrupt or malformed is an error (code, checksum) as in pruneScan.
+
+static void missing_execute(napi_env env, void *data) {
+  (void)env;
+  Scan *s = data;
+  pthread_t t;
+  int threaded = pthread_create(&t, NULL, list_thread, s) == 0;
+  mark(s);
+  if (threaded) pthread_join(t, NULL);
+  else list_thread(s);
+}
+
+// The marked checksums of `marked` not listed with `kind`, as hex strings.
+static napi_value unlisted(napi_env env, const Scan *s, const Set *listed, const Set *marked) {
+  napi_value list, v;
+  char h[65];
+  uint32_t k = 0;
+  napi_create_array(env, &list);
+  for (size_t i = 0; i < marked->cap; i++) {
+    if (!marked->used[i] || set_has(listed, marked->keys[i])) continue;
+    ots_hex(marked->keys[i], h);
+    napi_create_string_utf8(env, h, 64, &v);
+    napi_set_element(env, list, k++, v);
+  }
+  (void)s;
+  return list;
+}
+
+static void missing_complete(napi_env env, napi_status status, void *data) {
+  (void)status;
+  Scan *s = data;
+  napi_value result, e, v;
+  napi_create_object(env, &result);
+  Set listed[4] = {{0}};
+  int oom = 0;
+  for (size_t i = 0; i < s->nlisted && s->err == 0 && s->list_err == 0; i++)
+    if (s->listed[i].valid && set_add(&listed[s->listed[i].kind], s->listed[i].csum) < 0) oom = 1;
+  if (s->err != 0 || s->list_err != 0 || oom) {
+    if (s->err_code != NULL) {
+      napi_value code, msg;
+      napi_create_string_utf8(env, s->err_code, NAPI_AUTO_LENGTH, &code);
+      napi_create_string_utf8(env, s->err_what, NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, code, msg, &e);
+      napi_create_string_utf8(env, s->err_csum, NAPI_AUTO_LENGTH, &v);
+      napi_set_named_property(env, e, "checksum", v);
+    } else {
+      e = ots_errno_error(env, oom ? ENOMEM : s->err != 0 ? s->err : s->list_err, s->err != 0 ? "read" : "readdir", s->err != 0 ? s->err_csum : "objects");
+    }
+    napi_set_named_property(env, result, "error", e);
+  } else {
+    Set none = {0};
+    napi_set_named_property(env, result, "dirtree", unlisted(env, s, &none, &s->missing_trees));
+    napi_set_named_property(env, result, "dirmeta", unlisted(env, s, &listed[K_DIRMETA], &s->dirmetas));
+    napi_set_named_property(env, result, "file", unlisted(env, s, &listed[K_FILE], &s->files));
+  }
+  for (int k = 0; k < 4; k++) set_free(&listed[k]);
+  napi_resolve_deferred(env, s->deferred, result);
+  napi_delete_async_work(env, s->work);
+  scan_free(s);
+}
+
+napi_value ots_js_missing_scan(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  const char *usage = "missingScan(dirs: [string, string], treeHex, metaHex, contentExt)";
+  if (!ots_get_args(env, info, 4, argv, usage)) return NULL;
+  Scan *s = calloc(1, sizeof *s);
+  char *dirs[2] = {NULL, NULL};
+  uint32_t ndirs = 0;
+  size_t extlen = 0;
+  bool ok = s != NULL && napi_get_array_length(env, argv[0], &ndirs) == napi_ok && ndirs >= 1 && ndirs <= 2
+            && napi_get_value_string_utf8(env, argv[3], s->content_ext, sizeof s->content_ext, &extlen) == napi_ok && extlen > 1
+            && (s->roots = calloc(1, sizeof *s->roots)) != NULL && ots_checksum_arg(env, argv[1], s->roots[0].tree)
+            && ots_checksum_arg(env, argv[2], s->roots[0].meta);
+  for (uint32_t i = 0; ok && i < ndirs; i++) {
+    napi_value d;
+    ok = napi_get_element(env, argv[0], i, &d) == napi_ok && (dirs[i] = ots_get_string(env, d, NULL)) != NULL;
+  }
+  if (!ok) {
+    free(dirs[0]);
+    free(dirs[1]);
+    if (s != NULL) scan_free(s);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
     return NULL;
   }
-  free(dir);
-  return ots_queue_job(env, "ots_prune_scan", scan_execute, scan_complete, s, &s->deferred, &s->work);
+  s->nroots = 1;
+  s->roots[0].partial = 1;  // a missing tree is listed, not an error
+  s->want_missing = 1;
+  if (!open_dirs(env, s, dirs, ndirs)) return NULL;
+  return ots_queue_job(env, "ots_missing_scan", missing_execute, missing_complete, s, &s->deferred, &s->work);
 }

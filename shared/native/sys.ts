@@ -56,6 +56,13 @@ export interface PruneScanResult {
   error?: NativeError | (NativeFormatError & { root?: number });
 }
 
+export interface MissingScanResult {
+  dirtree: string[];
+  dirmeta: string[];
+  file: string[];
+  error?: NativeError | NativeFormatError;
+}
+
 declare const planBrand: unique symbol;
 export type PlanHandle = { readonly [planBrand]: true };
 
@@ -112,6 +119,16 @@ export interface NativeSys {
    * not reached, as "xx/rest.ext", and how many were listed.
    */
   pruneScan(objectsDir: string, roots: [string, string, boolean][], commits: string[], contentExt: string): Promise<PruneScanResult>;
+  /**
+   * What the tree `tree` (with root dirmeta `meta`) still lacks, looking in
+   * `dirs` in order (a transaction's staging directory, then objects/; both
+   * laid out xx/rest.ext): native/prune.c walks every stored dirtree
+   * (SHA-256-verified, parsed in C) and lists the reachable trees not stored
+   * (not descended into), dirmetas and content objects (`contentExt`) in
+   * neither directory. `error`: a stored tree that is corrupt or malformed
+   * (code, checksum), or a system error.
+   */
+  missingScan(dirs: string[], tree: string, meta: string, contentExt: string): Promise<MissingScanResult>;
   /** The raw bsdiff stream (as ostree embeds) from `old` to `neu`, computed on the thread pool (native/bsdiff.c). */
   bsdiff(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array>;
   /** Apply a raw bsdiff stream on the thread pool: exactly `size` bytes, or a rejection with code ERR_BAD_FORMAT (as shared/delta/bspatch.ts). */
