@@ -220,15 +220,20 @@ static void free_buffer(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+bool ots_take_buffer(napi_env env, uint8_t **p, size_t len, napi_value *out) {
+  void *unused;
+  if (napi_create_external_buffer(env, len, *p, free_buffer, NULL, out) == napi_ok) {
+    *p = NULL;
+    return true;
+  }
+  return napi_create_buffer_copy(env, len, len > 0 ? *p : (const void *)"", &unused, out) == napi_ok;
+}
+
 static void read_complete(napi_env env, napi_status status, void *data) {
   ReadJob *j = data;
   napi_value buf;
-  void *unused;
-  if (status == napi_ok && j->err == 0 && napi_create_external_buffer(env, j->len, j->buf, free_buffer, NULL, &buf) == napi_ok) {
-    j->buf = NULL;  // owned by the Buffer now
+  if (status == napi_ok && j->err == 0 && ots_take_buffer(env, &j->buf, j->len, &buf)) {
     napi_resolve_deferred(env, j->deferred, buf);
-  } else if (status == napi_ok && j->err == 0 && napi_create_buffer_copy(env, j->len, j->buf, &unused, &buf) == napi_ok) {
-    napi_resolve_deferred(env, j->deferred, buf);  // where external buffers are not allowed
   } else {
     napi_reject_deferred(env, j->deferred, ots_errno_error(env, j->err != 0 ? j->err : EIO, j->failed != NULL ? j->failed : "read", j->path));
   }

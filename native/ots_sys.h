@@ -26,6 +26,9 @@ napi_value ots_queue_job(napi_env env, const char *name, napi_async_execute_call
 // The first n arguments, or false with a TypeError naming `usage` thrown.
 bool ots_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage);
 // A zeroed allocation, or NULL with an out-of-memory Error thrown.
+// A Buffer over the malloc'd *p (which it then owns: *p becomes NULL), or a
+// copy where external buffers are not allowed (the caller still frees *p).
+bool ots_take_buffer(napi_env env, uint8_t **p, size_t len, napi_value *out);
 void *ots_calloc(napi_env env, size_t size);
 // A boolean property, or `fallback` (also when it is not a boolean).
 bool ots_get_bool_prop(napi_env env, napi_value obj, const char *name, bool fallback);
