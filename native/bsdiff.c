@@ -372,6 +372,13 @@ static int64_t clamp_pos(int64_t a, int64_t b) {
   return s > POS_LIMIT ? POS_LIMIT : s < -POS_LIMIT ? -POS_LIMIT : s;
 }
 
+static const char *patch_apply(const uint8_t *old, size_t oldsize, const uint8_t *p, size_t plen, uint8_t *out, size_t size);
+
+// For native/delta_exec.c: NULL when `out` holds exactly `size` patched bytes, else why not.
+const char *ots_bspatch_apply(const uint8_t *old, size_t oldsize, const uint8_t *p, size_t plen, uint8_t *out, size_t size) {
+  return patch_apply(old != NULL ? old : (const uint8_t *)"", oldsize, p, plen, out, size);
+}
+
 static const char *patch_apply(const uint8_t *old, size_t oldsize, const uint8_t *p, size_t plen, uint8_t *out, size_t size) {
   size_t newpos = 0, pp = 0;
   int64_t oldpos = 0;

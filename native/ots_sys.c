@@ -1161,7 +1161,7 @@ NAPI_MODULE_INIT() {
       {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},
-      {"pruneScan", ots_js_prune_scan}, {"missingScan", ots_js_missing_scan},   {"bsdiff", ots_js_bsdiff},
+      {"pruneScan", ots_js_prune_scan}, {"missingScan", ots_js_missing_scan}, {"executePart", ots_js_execute_part},   {"bsdiff", ots_js_bsdiff},
       {"bspatch", ots_js_bspatch},   {"mallocMmapThreshold", js_malloc_mmap_threshold},
   };
   napi_property_descriptor props[sizeof functions / sizeof functions[0]];

@@ -63,5 +63,8 @@ napi_value ots_js_bspatch(napi_env env, napi_callback_info info);
 // prune.c
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info);
 napi_value ots_js_missing_scan(napi_env env, napi_callback_info info);
+napi_value ots_js_execute_part(napi_env env, napi_callback_info info);
+// native/bsdiff.c: NULL when `out` holds exactly `size` patched bytes, else why not.
+const char *ots_bspatch_apply(const uint8_t *old, size_t oldsize, const uint8_t *p, size_t plen, uint8_t *out, size_t size);
 
 #endif

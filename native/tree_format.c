@@ -52,7 +52,7 @@ static int array_element(const Array *a, size_t i, size_t prev_end, size_t *star
 }
 
 // A well-formed UTF-8 sequence (no overlongs, no surrogates, <= U+10FFFF).
-static int utf8_valid(const uint8_t *s, size_t n) {
+int ots_utf8_valid(const uint8_t *s, size_t n) {
   size_t i = 0;
   while (i < n) {
     uint8_t c = s[i];
@@ -86,7 +86,7 @@ static int filename_at(const uint8_t *b, size_t start, size_t end, const char **
   }
   size_t l = end - start - 1;
   const char *s = (const char *)b + start;
-  if (!utf8_valid((const uint8_t *)s, l)) {
+  if (!ots_utf8_valid((const uint8_t *)s, l)) {
     *why = "filename is not valid UTF-8";
     return -1;
   }

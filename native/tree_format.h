@@ -59,4 +59,7 @@ int ots_dirmeta_parse(const uint8_t *b, size_t n, OtsDirmeta *out, const char **
 // The i-th xattr of a parsed dirmeta: name (NUL-terminated, validated) and value.
 int ots_xattr_at(const OtsDirmeta *m, size_t i, const char **name, const uint8_t **value, size_t *value_len, const char **why);
 
+// A well-formed UTF-8 string (no overlongs, no surrogates, <= U+10FFFF).
+int ots_utf8_valid(const uint8_t *s, size_t n);
+
 #endif

@@ -12,10 +12,11 @@ import {
   ZSTD_DELTAS_SUMMARY_KEY, checksumFromBytes, checksumOf, deltaDir, deltaName, decodeCommit, type Checksum, type Commit,
 } from '../../shared/objects/index.js';
 import {
-  decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type PartPayload, type Superblock,
+  decodePartPayload, decodeSuperblock, decompressPart, executePart, superblockCommitBytes, type DeltaObject, type PartPayload, type Superblock,
 } from '../../shared/delta/index.js';
+import { Limiter } from '../../shared/repo/limiter.js';
 import { DELTA_PART_TMP_PREFIX } from '../../shared/repo/adopt-staging.js';
-import { faultPoint, transactionSink, type Transaction } from '../../shared/repo/index.js';
+import { faultPoint, nativePartExecutor, transactionSink, type Transaction } from '../../shared/repo/index.js';
 import type { Summary } from '../../shared/summary/index.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 
@@ -90,34 +91,38 @@ export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superbl
   const failed: number[] = [];
   const sink = transactionSink(r.tx);
   const todo = [...sb.parts.entries()].filter(([, part]) => !part.objects.every((o) => sink.has(o)));
-  // Parts are fetched, verified and decompressed ahead (PARTS_AHEAD at a time)
-  // while the current one writes its objects: network, xz and disk overlap.
-  const load = ([i, part]: (typeof todo)[number]) => partFile(r, choice, sb, i, part.size, part.checksum)
-    .then(async (file) => decodePartPayload(await decompressPart(file, MAX_PART_PAYLOAD)));
-  const ahead = todo.slice(0, PARTS_AHEAD).map((e) => settle(load(e)));
-  for (const [n, [i, part]] of todo.entries()) {
-    const loaded = await (ahead.shift() as Promise<Settled<PartPayload>>);
-    const following = todo[n + PARTS_AHEAD];
-    if (following) ahead.push(settle(load(following)));
-    try {
-      if (!loaded.ok) throw loaded.error;
-      written += await executePart(loaded.value, part.objects, sink, { maxObjectSize: MAX_PART_PAYLOAD });
-      faultPoint(`delta-after-part-${i}`);
-      await rm(partDownloadPath(r, part.checksum), { force: true });
-    } catch (err: unknown) {
-      // A verified part that does not apply is useless; a failed download stays for the next attempt to resume.
-      if (loaded.ok) await rm(partDownloadPath(r, part.checksum), { force: true });
-      if (err instanceof OtError && (err.code === 'ERR_SIGNATURE_INVALID' || err.code === 'ERR_IO')) {
-        await Promise.all(ahead);
-        throw err;
+  // bare-user repos run each part natively in the thread pool, two at a time;
+  // others through execute.ts, one at a time (it keeps its own writes in flight).
+  const native = nativePartExecutor(r.tx, MAX_PART_PAYLOAD);
+  const execute = native ?? ((payload: PartPayload, objects: readonly DeltaObject[]) => executePart(payload, objects, sink, { maxObjectSize: MAX_PART_PAYLOAD }));
+  const executing = new Limiter(native === null ? 1 : 2);
+  // Parts are fetched, verified and decompressed ahead (PARTS_AHEAD beyond those
+  // executing) while others write their objects: network, decompression and disk overlap.
+  const loading = new Limiter(PARTS_AHEAD + (native === null ? 1 : 2));
+  let fatal: unknown = null;
+  await Promise.all(todo.map(([i, part]) => loading.run(async () => {
+    const loaded = await settle(partFile(r, choice, sb, i, part.size, part.checksum)
+      .then(async (file) => decodePartPayload(await decompressPart(file, MAX_PART_PAYLOAD))));
+    await executing.run(async () => {
+      try {
+        if (fatal !== null) return;
+        if (!loaded.ok) throw loaded.error;
+        written += await execute(loaded.value, part.objects);
+        faultPoint(`delta-after-part-${i}`);
+        await rm(partDownloadPath(r, part.checksum), { force: true });
+      } catch (err: unknown) {
+        // A verified part that does not apply is useless; a failed download stays for the next attempt to resume.
+        if (loaded.ok) await rm(partDownloadPath(r, part.checksum), { force: true });
+        if (err instanceof OtError && (err.code === 'ERR_SIGNATURE_INVALID' || err.code === 'ERR_IO')) fatal ??= err;
+        failed.push(i);
       }
-      failed.push(i);
-    }
-  }
-  return { written, failed };
+    });
+  })));
+  if (fatal !== null) throw fatal;
+  return { written, failed: failed.sort((a, b) => a - b) };
 }
 
-/** Parts loaded ahead of the one being applied. */
+/** Parts loaded ahead of those being applied. */
 const PARTS_AHEAD = 2;
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };

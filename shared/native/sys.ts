@@ -56,6 +56,30 @@ export interface PruneScanResult {
   error?: NativeError | (NativeFormatError & { root?: number });
 }
 
+export interface NativeExecuteArgs {
+  stagingDir: string;
+  sourceDirs: string[];
+  /** '.file' */
+  contentExt: string;
+  payload: Uint8Array;
+  ops: Uint8Array;
+  /** (uid, gid, mode) per mode index. */
+  modes: Uint32Array;
+  /** Canonical a(ayay) bytes per xattr index. */
+  xattrs: Uint8Array[];
+  /** The part's object list, 33 bytes each (type code, checksum). */
+  objects: Uint8Array;
+  /** One byte per object: 1 when it is already stored. */
+  skip: Uint8Array;
+  maxObjectSize: number;
+}
+
+export interface NativeExecuteResult {
+  written: number;
+  staged: number[];
+  error?: NativeError | (Error & { code: 'ERR_BAD_FORMAT' | 'ERR_TOO_LARGE' | 'ERR_CHECKSUM_MISMATCH' | 'ERR_OBJECT_NOT_FOUND'; offset: number; checksum?: string; actual?: string });
+}
+
 export interface MissingScanResult {
   dirtree: string[];
   dirmeta: string[];
@@ -129,6 +153,14 @@ export interface NativeSys {
    * (code, checksum), or a system error.
    */
   missingScan(dirs: string[], tree: string, meta: string, contentExt: string): Promise<MissingScanResult>;
+  /**
+   * Run a static-delta part in one thread-pool job (native/delta_exec.c), for
+   * bare-user repositories: the interpreter of shared/delta/execute.ts with
+   * every object SHA-256-verified and created under `stagingDir` (xx/rest.ext;
+   * read sources looked up in `sourceDirs`). `staged`: indexes of the objects
+   * it created; `error`: the first failure (objects created before it stay).
+   */
+  executePart(args: NativeExecuteArgs): Promise<NativeExecuteResult>;
   /** The raw bsdiff stream (as ostree embeds) from `old` to `neu`, computed on the thread pool (native/bsdiff.c). */
   bsdiff(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array>;
   /** Apply a raw bsdiff stream on the thread pool: exactly `size` bytes, or a rejection with code ERR_BAD_FORMAT (as shared/delta/bspatch.ts). */

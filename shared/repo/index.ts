@@ -21,5 +21,6 @@ export * from './detached.js';
 export * from './delta-generate.js';
 export * from './delta-files.js';
 export * from './delta-apply-offline.js';
+export * from './delta-native.js';
 export * from './lock.js';
 export * from './prune.js';

@@ -152,6 +152,14 @@ export class Transaction {
     await this.stage(csum, 'file', false, (path) => this.writeContentFile(path, header, payload));
   }
 
+  /**
+   * Record an object that native code created in the staging directory
+   * (native/delta_exec.c), verified against `csum`: commit moves it like the others.
+   */
+  markStaged(csum: Checksum, type: ObjectType): void {
+    this.staged.add(loosePath(csum, type, this.repo.isArchive));
+  }
+
   /** Synchronous hasObject (staged here, or in the repo). */
   hasObjectSync(csum: Checksum, type: ObjectType): boolean {
     const rel = loosePath(csum, type, this.repo.isArchive);
