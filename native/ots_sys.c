@@ -258,6 +258,111 @@ static napi_value js_read_regular(napi_env env, napi_callback_info info) {
   return ots_queue_job(env, "ots_read_regular", read_execute, read_complete, j, &j->deferred, &j->work);
 }
 
+// ---- renameObjects: a transaction's staged objects into objects/ ------------
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int from_fd, to_fd;
+  char **rels;
+  size_t nrels;
+  int no_replace;
+  size_t renamed, kept;
+  int err;
+  const char *failed;
+  char path[96];
+} RenameJob;
+
+static void rename_execute(napi_env env, void *data) {
+  (void)env;
+  RenameJob *j = data;
+  for (size_t i = 0; i < j->nrels && j->err == 0; i++) {
+    const char *rel = j->rels[i];
+    unsigned flags = j->no_replace ? RENAME_NOREPLACE : 0;
+    int r = renameat2(j->from_fd, rel, j->to_fd, rel, flags);
+    if (r != 0 && errno == ENOENT && strlen(rel) > 3 && rel[2] == '/') {
+      // objects/xx/ may not exist yet.
+      char dir[3] = {rel[0], rel[1], 0};
+      if (mkdirat(j->to_fd, dir, 0755) == 0 || errno == EEXIST) r = renameat2(j->from_fd, rel, j->to_fd, rel, flags);
+    }
+    if (r == 0) {
+      j->renamed++;
+    } else if (errno == EEXIST && j->no_replace) {
+      // Another writer stored it meanwhile: theirs stays (checkouts may share its inode).
+      if (unlinkat(j->from_fd, rel, 0) != 0) j->err = errno, j->failed = "unlink";
+      else j->kept++;
+    } else {
+      j->err = errno;
+      j->failed = "rename";
+    }
+    if (j->err != 0) snprintf(j->path, sizeof j->path, "%s", rel);
+  }
+  // The staging directory's xx/ subdirectories are empty now.
+  for (size_t i = 0; i < j->nrels && j->err == 0; i++) {
+    char dir[3] = {j->rels[i][0], j->rels[i][1], 0};
+    if (i > 0 && strncmp(j->rels[i - 1], dir, 2) == 0) continue;
+    unlinkat(j->from_fd, dir, AT_REMOVEDIR);  // best effort: ENOTEMPTY when other objects stay
+  }
+}
+
+static void rename_complete(napi_env env, napi_status status, void *data) {
+  RenameJob *j = data;
+  napi_value result, v;
+  napi_create_object(env, &result);
+  napi_create_double(env, (double)j->renamed, &v);
+  napi_set_named_property(env, result, "renamed", v);
+  napi_create_double(env, (double)j->kept, &v);
+  napi_set_named_property(env, result, "kept", v);
+  if (status != napi_ok || j->err != 0)
+    napi_set_named_property(env, result, "error", ots_errno_error(env, j->err != 0 ? j->err : EIO, j->failed != NULL ? j->failed : "rename", j->path));
+  napi_resolve_deferred(env, j->deferred, result);
+  napi_delete_async_work(env, j->work);
+  for (size_t i = 0; i < j->nrels; i++) free(j->rels[i]);
+  free(j->rels);
+  close(j->from_fd);
+  close(j->to_fd);
+  free(j);
+}
+
+static napi_value js_rename_objects(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  const char *usage = "renameObjects(fromDir, toDir, rels: string[] (xx/rest.ext, sorted), noReplace: boolean)";
+  if (!ots_get_args(env, info, 4, argv, usage)) return NULL;
+  RenameJob *j = ots_calloc(env, sizeof *j);
+  if (j == NULL) return NULL;
+  j->from_fd = j->to_fd = -1;
+  uint32_t n = 0;
+  bool no_replace = false, ok = napi_get_array_length(env, argv[2], &n) == napi_ok && napi_get_value_bool(env, argv[3], &no_replace) == napi_ok
+                             && (j->rels = calloc(n + 1, sizeof *j->rels)) != NULL;
+  for (uint32_t i = 0; ok && i < n; i++) {
+    napi_value r;
+    ok = napi_get_element(env, argv[2], i, &r) == napi_ok && (j->rels[i] = ots_get_string(env, r, NULL)) != NULL && strlen(j->rels[i]) < 90
+         && j->rels[i][0] != '/' && strstr(j->rels[i], "..") == NULL;
+    j->nrels = i + 1;
+  }
+  j->no_replace = no_replace;
+  char *from = ok ? ots_get_string(env, argv[0], NULL) : NULL, *to = ok ? ots_get_string(env, argv[1], NULL) : NULL;
+  const char *bad = NULL;
+  if (ok && from != NULL && to != NULL) {
+    if ((j->from_fd = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) bad = from;
+    else if ((j->to_fd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) bad = to;
+    if (bad != NULL) napi_throw(env, ots_errno_error(env, errno, "open", bad));
+  } else {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
+  }
+  free(from);
+  free(to);
+  if (!ok || bad != NULL || j->from_fd < 0 || j->to_fd < 0) {
+    for (size_t i = 0; i < j->nrels; i++) free(j->rels[i]);
+    free(j->rels);
+    if (j->from_fd >= 0) close(j->from_fd);
+    if (j->to_fd >= 0) close(j->to_fd);
+    free(j);
+    return NULL;
+  }
+  return ots_queue_job(env, "ots_rename_objects", rename_execute, rename_complete, j, &j->deferred, &j->work);
+}
+
 // ---- locks ------------------------------------------------------------------
 
 static napi_value js_lock(napi_env env, napi_callback_info info) {
@@ -1157,7 +1262,7 @@ static napi_value js_malloc_mmap_threshold(napi_env env, napi_callback_info info
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } functions[] = {
       {"syncfs", js_syncfs},           {"writeNew", js_write_new}, {"inflateVerify", js_inflate_verify},
-      {"writeVerified", js_write_verified}, {"readRegular", js_read_regular},
+      {"writeVerified", js_write_verified}, {"readRegular", js_read_regular}, {"renameObjects", js_rename_objects},
       {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},

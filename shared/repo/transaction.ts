@@ -2,7 +2,7 @@
 // with one filesystem sync, renamed into objects/, synced again, and only then
 // do refs move (ostree_repo_commit_transaction). A crash at any point leaves
 // objects/ holding only complete objects and every ref at its old or new value.
-import { close as fsClose, fchmod as fsFchmod, mkdirSync, open as fsOpen, readFileSync, readdirSync, renameSync, rmSync, write as fsWrite } from 'node:fs';
+import { close as fsClose, existsSync, fchmod as fsFchmod, mkdirSync, open as fsOpen, readFileSync, readdirSync, renameSync, rmSync, write as fsWrite } from 'node:fs';
 import { promisify } from 'node:util';
 import { chmod, chown, lchown, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import {
 } from '../objects/index.js';
 import { faultPoint, syncFilesystem } from './atomic-fs.js';
 import { lockRepo, type RepoLock } from './lock.js';
-import { nativeSys, type NativeWriteOptions } from '../native/sys.js';
+import { nativeSys, nativeSystemError, type NativeWriteOptions } from '../native/sys.js';
+import { constants as osConstants } from 'node:os';
 import { deflatePayload, inflatePayload } from './deflate.js';
 import type { Repo } from './repo.js';
 import { OSTREEMETA_XATTR, writeSymlinkXattrsSync, writeXattr } from './xattr-io.js';
@@ -21,6 +22,9 @@ import { expireTmpDownloads, orphanedStagingDirs, removeDir, stagedObjects, stag
 
 /** A ref update applied when the transaction commits. */
 export interface RefUpdate { name: string; checksum: Checksum | null; remote?: string | null }
+
+/** renameObjects' verdict where the filesystem lacks RENAME_NOREPLACE. */
+const EINVAL_ERRNO = osConstants.errno.EINVAL;
 
 export class Transaction {
   /** Repo-relative paths of objects staged in this transaction. */
@@ -364,27 +368,54 @@ export class Transaction {
       faultPoint('transaction-before-sync');
       // Nothing staged (a no-op pull): no object to make durable, no syncfs to wait for.
       if (this.staged.size > 0) await syncFilesystem(this.stagingDir);
-      // An object that appeared in the repo meanwhile (another writer) is kept, as ostree
-      // keeps an existing object: replacing it would split the hardlinks that checkouts
-      // share with it. Each objects/XX directory is listed afresh once, here.
-      const present = new Map<string, Set<string>>();
-      for (const rel of this.staged) {
-        const dir = join(this.repo.path, rel.slice(0, 10));
-        let names = present.get(dir);
-        if (names === undefined) {
-          mkdirSync(dir, { recursive: true });
-          present.set(dir, names = new Set(readdirSync(dir)));
-        }
-        if (!this.replacing.has(rel) && names.has(rel.slice(11))) rmSync(this.stagedPath(rel), { force: true });
-        else renameSync(this.stagedPath(rel), join(this.repo.path, rel));
-        faultPoint('transaction-mid-rename');
-      }
+      await this.moveStaged();
       if (this.staged.size > 0) await syncFilesystem(this.repo.path);
       faultPoint('transaction-before-refs');
       for (const r of refs) await this.repo.writeRef(r.name, r.checksum, r.remote ?? null);
       await rm(this.stagingDir, { recursive: true, force: true });
     } finally {
       this.lock.release();
+    }
+  }
+
+  /**
+   * Move the staged objects into objects/. An object that appeared in the
+   * repo meanwhile (another writer) is kept, as ostree keeps an existing
+   * object: replacing it would split the hardlinks that checkouts share with
+   * it. With the native helper, renameat2(RENAME_NOREPLACE) in thread-pool
+   * jobs (a delta pull moves ~1.5k objects: ~40 ms of main-thread renames);
+   * otherwise, or where the filesystem lacks RENAME_NOREPLACE, here.
+   */
+  private async moveStaged(): Promise<void> {
+    const rels = [...this.staged].sort();
+    const native = nativeSys();
+    if (native !== null) {
+      const keep = rels.filter((r) => !this.replacing.has(r)).map((r) => r.slice(8));
+      const half = Math.ceil(keep.length / 2);
+      const batches: [string[], boolean][] = [[keep.slice(0, half), true], [keep.slice(half), true], [[...this.replacing].map((r) => r.slice(8)), false]];
+      for (const [batch, noReplace] of batches) {
+        if (batch.length === 0) continue;
+        const res = await native.renameObjects(this.stagingDir, join(this.repo.path, 'objects'), batch, noReplace);
+        if (res.error !== undefined) {
+          if (res.error.errno !== -EINVAL_ERRNO) throw nativeSystemError(res.error);
+          break; // no RENAME_NOREPLACE here: the loop below moves what is left
+        }
+        faultPoint('transaction-mid-rename');
+      }
+    }
+    const present = new Map<string, Set<string>>();
+    for (const rel of rels) {
+      const from = this.stagedPath(rel);
+      if (native !== null && !existsSync(from)) continue; // moved above
+      const dir = join(this.repo.path, rel.slice(0, 10));
+      let names = present.get(dir);
+      if (names === undefined) {
+        mkdirSync(dir, { recursive: true });
+        present.set(dir, names = new Set(readdirSync(dir)));
+      }
+      if (!this.replacing.has(rel) && names.has(rel.slice(11))) rmSync(from, { force: true });
+      else renameSync(from, join(this.repo.path, rel));
+      faultPoint('transaction-mid-rename');
     }
   }
 
