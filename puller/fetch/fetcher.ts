@@ -3,7 +3,7 @@
 // transient failures, and a stall timeout (no bytes for N seconds) instead of
 // hanging (STYLE §9, ostree-fetcher.h: request_to_membuf / request_to_tmpfile).
 import { createWriteStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Pool } from './undici-pool.js';
@@ -98,14 +98,15 @@ export class Fetcher {
    * ostreedev/ostree#1017). The file's content is untrusted until the caller
    * checks its checksum; a file already `expectedSize` long is not fetched
    * again. A server that ignores Range (200) restarts the file from zero.
+   * Returns the file's bytes as well.
    */
-  async fetchResumable(path: string, dest: string, opts: { expectedSize: number }): Promise<{ size: number; resumedFrom: number }> {
+  async fetchResumable(path: string, dest: string, opts: { expectedSize: number }): Promise<{ size: number; resumedFrom: number; bytes: Uint8Array }> {
     return this.retrying(path, () => this.resumeOnce(path, dest, opts.expectedSize));
   }
 
-  private async resumeOnce(path: string, dest: string, expected: number): Promise<{ size: number; resumedFrom: number }> {
+  private async resumeOnce(path: string, dest: string, expected: number): Promise<{ size: number; resumedFrom: number; bytes: Uint8Array }> {
     let have = (await stat(dest).catch(() => null))?.size ?? 0;
-    if (have === expected) return { size: have, resumedFrom: have };
+    if (have === expected) return { size: have, resumedFrom: have, bytes: new Uint8Array(await readFile(dest)) };
     if (have > expected) { await rm(dest, { force: true }); have = 0; }
     const headers: Record<string, string> = { ...this.opts.headers };
     if (have > 0) headers.range = `bytes=${have}-`;
@@ -129,7 +130,19 @@ export class Fetcher {
       throw httpError(res.statusCode, typeof ra === 'string' ? ra : undefined, url, res.statusCode === 416 ? 'ERR_NETWORK' : 'ERR_HTTP');
     }
     const fh = await open(dest, start > 0 ? 'a' : 'w', 0o600);
+    // Kept in memory (the caller needs the bytes) and written in slices of at
+    // least RESUME_FLUSH bytes — and right after the first chunk, so a download
+    // cut short early still leaves something to resume from.
+    const chunks: Buffer[] = [];
+    let written = 0;
     let size = start;
+    const flush = async () => {
+      if (written === chunks.length) return;
+      const slice = chunks.slice(written);
+      written = chunks.length;
+      await fh.writev(slice);
+      if (size < expected) faultPoint('fetch-partial-body');
+    };
     try {
       for await (const chunk of res.body) {
         const b = chunk as Buffer;
@@ -137,19 +150,22 @@ export class Fetcher {
         if (size > expected) {
           res.body.destroy();
           await fh.truncate(0);
+          written = chunks.length;
           throw new OtError('ERR_CHECKSUM_MISMATCH', `${url} is longer than the expected ${expected} bytes`, { url, expected });
         }
-        await fh.write(b);
+        chunks.push(b);
         this.bytes += b.length;
-        if (size < expected) faultPoint('fetch-partial-body');
+        if (chunks.length === 1 || unwrittenBytes(chunks, written) >= RESUME_FLUSH) await flush();
       }
     } finally {
+      await flush().catch(() => undefined);
       await fh.close();
     }
     if (size !== expected) {
       throw new OtError('ERR_NETWORK', `Truncated response for ${url}: ${size} of ${expected} bytes (the next attempt resumes)`, { url, expected, found: size });
     }
-    return { size, resumedFrom: start };
+    const body = start > 0 ? await readFile(dest) : Buffer.concat(chunks, size);
+    return { size, resumedFrom: start, bytes: new Uint8Array(body.buffer, body.byteOffset, body.length) };
   }
 
   private wrap(err: unknown, path: string): OtError {
@@ -220,6 +236,16 @@ export class Fetcher {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** A resumable download is written to its file in slices of at least this many bytes. */
+const RESUME_FLUSH = 1 << 20;
+
+/** Bytes in chunks[from..]. */
+function unwrittenBytes(chunks: readonly Buffer[], from: number): number {
+  let n = 0;
+  for (let i = from; i < chunks.length; i++) n += (chunks[i] as Buffer).length;
+  return n;
 }
 
 /** The error for a non-success status; Retry-After travels in `hint` for the retry loop. */

@@ -4,7 +4,7 @@
 // are not all present — every object it writes is checksummed. A part that is
 // missing or bad is abandoned and the pull falls back to object fetches
 // (upstream fails there, ostreedev/ostree#1612).
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
 import { decode, encode, type Variant, type Vardict } from '../../shared/gvariant/index.js';
@@ -99,9 +99,11 @@ export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superbl
   // Parts are fetched, verified and decompressed ahead (PARTS_AHEAD beyond those
   // executing) while others write their objects: network, decompression and disk overlap.
   const loading = new Limiter(PARTS_AHEAD + (native === null ? 1 : 2));
+  // Two downloads at a time: the first parts arrive (and start executing) sooner than if all shared the link.
+  const downloading = new Limiter(2);
   let fatal: unknown = null;
   await Promise.all(todo.map(([i, part]) => loading.run(async () => {
-    const loaded = await settle(partFile(r, choice, sb, i, part.size, part.checksum)
+    const loaded = await settle(downloading.run(() => partFile(r, choice, sb, i, part.size, part.checksum))
       .then(async (file) => decodePartPayload(await decompressPart(file, MAX_PART_PAYLOAD))));
     await executing.run(async () => {
       try {
@@ -147,7 +149,7 @@ async function partFile(r: PartRunner, choice: DeltaChoice, sb: Superblock, i: n
   const dest = partDownloadPath(r, csum);
   const got = await r.fetcher.fetchResumable(path, dest, { expectedSize: Number(size) });
   r.onPartFetched?.(got.size - got.resumedFrom);
-  const bytes = new Uint8Array(await readFile(dest));
+  const bytes = got.bytes;
   const actual = checksumOf(bytes);
   if (actual !== csum) {
     await rm(dest, { force: true });
