@@ -4,6 +4,7 @@
 // are not all present — every object it writes is checksummed. A part that is
 // missing or bad is abandoned and the pull falls back to object fetches
 // (upstream fails there, ostreedev/ostree#1612).
+import { trace } from '../../shared/trace.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
@@ -109,7 +110,9 @@ export async function applyParts(r: PartRunner, choice: DeltaChoice, sb: Superbl
       try {
         if (fatal !== null) return;
         if (!loaded.ok) throw loaded.error;
+        trace(`delta: part ${i} loaded`);
         written += await execute(loaded.value, part.objects);
+        trace(`delta: part ${i} executed`);
         faultPoint(`delta-after-part-${i}`);
         await rm(partDownloadPath(r, part.checksum), { force: true });
       } catch (err: unknown) {

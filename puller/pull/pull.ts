@@ -4,6 +4,7 @@
 // repo lacks, verifying every object before it is staged. Refs move only
 // after the whole transaction is durable; a failed pull keeps the verified
 // objects (so a rerun resumes) and the commitpartial marker.
+import { trace } from '../../shared/trace.js';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OtError } from '../../shared/errors.js';
@@ -119,7 +120,9 @@ class Pull {
   }
 
   async run(wanted: string[]): Promise<{ ref: string | null; checksum: Checksum }[]> {
+    trace('pull: start');
     const [summary] = await Promise.all([this.fetchSummary(), this.checkRemoteConfig()]);
+    trace('pull: summary and config');
     // A mirror with no refs named takes every ref of the summary.
     const specs = wanted.length === 0 && this.opts.mirror ? (summary?.refs.map((r) => r.name) ?? []) : wanted;
     if (specs.length === 0) throw new OtError('ERR_INVALID_ARGUMENT', `No refs given and remote "${this.remote.name}" has no branches= list`, { hint: `usage: ots pull ${this.remote.name} REF` });
@@ -142,6 +145,7 @@ class Pull {
       if (deltaObjects > 0) void startWriteback(this.repo.path);
       for (const t of targets) this.scheduler.addMeta(() => this.fetchCommit(t.checksum, t.ref, this.opts.depth, t.commitSize));
       await this.scheduler.idle();
+      trace('pull: all objects stored');
     } catch (err: unknown) {
       // Keep what was verified so a rerun resumes; move no ref.
       await this.tx.commit([]).catch(() => this.tx.abort());
@@ -149,6 +153,7 @@ class Pull {
     }
     const refUpdates = targets.flatMap((t) => (t.ref === null ? [] : [{ name: t.ref, checksum: t.checksum, remote: this.opts.mirror ? null : this.remote.name }]));
     await this.tx.commit(refUpdates);
+    trace('pull: committed');
     // A metadata-only pull leaves its commits partial (their trees are not here), as ostree does;
     // otherwise the targets and the parents fetched for --depth are now complete.
     if (!this.opts.commitMetadataOnly) {
@@ -237,6 +242,7 @@ class Pull {
     await this.tx.writeMetadata('commit', commitBytes, t.checksum);
     this.metadataFetched++;
     for (const f of sb.fallbacks) if (f.type === 'file') this.needContent(f.checksum);
+    trace('pull: delta superblock');
     const { written, failed } = await applyParts({ tx: this.tx, fetcher: this.content }, choice, sb);
     this.emit({ type: 'delta', name: choice.name, dir: choice.dir, parts: sb.parts.length, objects: written, failedParts: failed });
     return written;

@@ -2,6 +2,7 @@
 // with one filesystem sync, renamed into objects/, synced again, and only then
 // do refs move (ostree_repo_commit_transaction). A crash at any point leaves
 // objects/ holding only complete objects and every ref at its old or new value.
+import { trace } from '../trace.js';
 import { close as fsClose, existsSync, fchmod as fsFchmod, mkdirSync, open as fsOpen, readFileSync, readdirSync, renameSync, rmSync, write as fsWrite } from 'node:fs';
 import { promisify } from 'node:util';
 import { chmod, chown, lchown, mkdir, readFile, rm, symlink } from 'node:fs/promises';
@@ -368,7 +369,9 @@ export class Transaction {
       faultPoint('transaction-before-sync');
       // Nothing staged (a no-op pull): no object to make durable, no syncfs to wait for.
       if (this.staged.size > 0) await syncFilesystem(this.stagingDir);
+      trace('commit: synced');
       await this.moveStaged();
+      trace('commit: moved');
       if (this.staged.size > 0) await syncFilesystem(this.repo.path);
       faultPoint('transaction-before-refs');
       for (const r of refs) await this.repo.writeRef(r.name, r.checksum, r.remote ?? null);
