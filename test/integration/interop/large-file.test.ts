@@ -52,3 +52,32 @@ it(`a ${SIZE_MB} MB file goes through commit, pull and checkout under ${LIMIT_MB
   }
   expect(readFileSync(join(src, 'config'), 'utf8')).toContain('archive-z2');
 }, 240_000);
+
+it('an incompressible 12 MB file (a .filez over the 8 MiB spill threshold) is streamed to disk as it arrives and pulls intact', async () => {
+  const t = makeTmpDir();
+  mkdirSync(join(t, 'tree'));
+  const big = join(t, 'tree', 'noise.bin');
+  const fd = openSync(big, 'w');
+  let x = 0x9e3779b9;
+  const block = Buffer.alloc(1 << 20);
+  for (let i = 0; i < 12; i++) {
+    for (let k = 0; k < block.length; k += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; block.writeUInt32LE(x >>> 0, k); }
+    writeSync(fd, block);
+  }
+  closeSync(fd);
+  const want = await sha256File(big);
+  const src = join(t, 'src');
+  await ots(`--repo=${src}`, 'init', '--mode=archive');
+  await ots(`--repo=${src}`, 'commit', '-b', 'main', join(t, 'tree'));
+  const srv = await startOtsServer(src);
+  for (const mode of ['bare-user', 'archive']) {
+    const c = join(t, `client-${mode}`);
+    await ots(`--repo=${c}`, 'init', `--mode=${mode}`);
+    await ots(`--repo=${c}`, 'remote', 'add', '--no-gpg-verify', 'o', srv.url);
+    await ots(`--repo=${c}`, 'pull', 'o', 'main');
+    await ostree('fsck', `--repo=${c}`);
+    const out = join(t, `out-${mode}`);
+    await ots(`--repo=${c}`, 'checkout', '-U', 'o:main', out);
+    expect(await sha256File(join(out, 'noise.bin'))).toBe(want);
+  }
+}, 120_000);
