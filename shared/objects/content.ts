@@ -6,6 +6,7 @@ import { decode, encode } from '../gvariant/index.js';
 import { bswap32, bswap64 } from './bswap.js';
 import { S_IFLNK, S_IFMT, S_IFREG, type FileMeta } from './dirmeta.js';
 import { xattrsFromValue, xattrsToValue } from './xattrs.js';
+import { nameAt } from './gv-string.js';
 
 /** Header hashed into the content checksum: uid, gid, mode, rdev (BE), symlink target, xattrs. */
 export const FILE_HEADER_FORMAT = '(uuuusa(ayay))';
@@ -39,7 +40,48 @@ function headerTuple(h: FileHeader): unknown[] {
 
 /** The bytes that precede the payload in the hashed content stream. Pure. */
 export function encodeFileHeader(h: FileHeader): Uint8Array {
+  if (h.xattrs.length === 0) return fileHeaderDirect(h);
   return prefixed(encode(FILE_HEADER_FORMAT, headerTuple(h) as never));
+}
+
+/**
+ * encodeFileHeader for a header without xattrs (nearly every file of an OS
+ * tree), written directly: 4 big-endian u32 (rdev 0), the NUL-terminated
+ * target, the empty a(ayay), and the one framing offset (the end of the
+ * string) in the width GVariant picks for the total size. The same bytes as
+ * the generic encoder (test/unit/objects).
+ */
+function fileHeaderDirect(h: FileHeader): Uint8Array {
+  const target = Buffer.from(h.symlinkTarget, 'utf8');
+  const end = 16 + target.length + 1;
+  const w = end + 1 <= 0xff ? 1 : end + 2 <= 0xffff ? 2 : 4;
+  const out = Buffer.alloc(8 + end + w);
+  out.writeUInt32BE(end + w, 0);
+  out.writeUInt32BE(h.uid >>> 0, 8);
+  out.writeUInt32BE(h.gid >>> 0, 12);
+  out.writeUInt32BE(h.mode >>> 0, 16);
+  target.copy(out, 24);
+  out.writeUIntLE(end, 8 + end, w);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/**
+ * A canonical (tuuuusa(ayay)) with no xattrs read in place: [size, uid, gid,
+ * mode, rdev, target, []] as the generic decoder returns them (size and the
+ * u32s still byte-swapped), or undefined for anything else — xattrs, another
+ * layout — which the generic decoder then parses or rejects. Pure.
+ */
+function archiveHeaderDirect(gv: Uint8Array): unknown[] | undefined {
+  const n = gv.length;
+  const w = n <= 0xff ? 1 : n <= 0xffff ? 2 : 4;
+  if (n < 24 + 1 + w) return undefined;
+  const b = Buffer.from(gv.buffer, gv.byteOffset, n);
+  const end = b.readUIntLE(n - w, w);
+  // The string ends where the (empty) xattr array starts, right before the offset.
+  if (end !== n - w || end < 25) return undefined;
+  const target = nameAt(b, 24, end);
+  if (target === undefined) return undefined;
+  return [b.readBigUInt64LE(0), b.readUInt32LE(8), b.readUInt32LE(12), b.readUInt32LE(16), b.readUInt32LE(20), target, []];
 }
 
 /** The header of a .filez for a payload of `size` bytes (0 for symlinks). Pure. */
@@ -80,10 +122,13 @@ function headerFrom(t: unknown[]): FileHeader {
   return header;
 }
 
-/** Parse the start of a .filez. Throws ERR_BAD_FORMAT / ERR_NOT_NORMAL_FORM. Pure. */
-export function decodeArchiveHeader(bytes: Uint8Array): ParsedHeader {
+/**
+ * Parse the start of a .filez. Throws ERR_BAD_FORMAT / ERR_NOT_NORMAL_FORM.
+ * `generic`: skip the direct reader (tests compare the two). Pure.
+ */
+export function decodeArchiveHeader(bytes: Uint8Array, opts: { generic?: boolean } = {}): ParsedHeader {
   const gv = readPrefixed(bytes, 'archive content object');
-  const [size, ...rest] = decode(ARCHIVE_HEADER_FORMAT, gv) as [bigint, ...unknown[]];
+  const [size, ...rest] = ((opts.generic ? undefined : archiveHeaderDirect(gv)) ?? decode(ARCHIVE_HEADER_FORMAT, gv)) as [bigint, ...unknown[]];
   const header = headerFrom(rest);
   const realSize = bswap64(size);
   if ((header.mode & S_IFMT) === S_IFLNK && realSize !== 0n) {

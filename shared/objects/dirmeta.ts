@@ -30,6 +30,14 @@ export interface FileMeta {
 
 /** Serialise a dirmeta (or user.ostreemeta). Pure. */
 export function encodeDirmeta(meta: FileMeta): Uint8Array {
+  if (meta.xattrs.length === 0) {
+    // Three big-endian u32 and an empty array (no framing offset: it is the last member).
+    const out = Buffer.alloc(12);
+    out.writeUInt32BE(meta.uid >>> 0, 0);
+    out.writeUInt32BE(meta.gid >>> 0, 4);
+    out.writeUInt32BE(meta.mode >>> 0, 8);
+    return new Uint8Array(out.buffer, out.byteOffset, 12);
+  }
   return encode(DIRMETA_FORMAT, [bswap32(meta.uid), bswap32(meta.gid), bswap32(meta.mode), xattrsToValue(meta.xattrs)]);
 }
 

@@ -4,6 +4,7 @@ import { OtError } from '../errors.js';
 import { decode, encode } from '../gvariant/index.js';
 import { checksumFromBytes, checksumToBytes, type Checksum } from './checksum.js';
 import { validateFilename } from './filename.js';
+import { nameAt } from './gv-string.js';
 
 /**
  * | field | type | meaning |
@@ -107,24 +108,6 @@ function arrayBounds(b: Uint8Array, start: number, end: number): number[] | unde
   return ends;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * A NUL-terminated name in b[start, end), or undefined (not NUL-terminated,
- * an inner NUL, invalid UTF-8). The caller validates it as a filename.
- */
-function nameAt(b: Buffer, start: number, end: number): string | undefined {
-  if (end <= start || b[end - 1] !== 0) return undefined;
-  let ascii = true;
-  for (let i = start; i < end - 1; i++) {
-    const c = b[i] as number;
-    if (c === 0) return undefined;
-    if (c >= 0x80) ascii = false;
-  }
-  // Plain ASCII (nearly every name) slices natively; anything else must be valid UTF-8.
-  if (ascii) return b.toString('latin1', start, end - 1);
-  try { return utf8.decode(b.subarray(start, end - 1)); } catch { return undefined; }
-}
 
 /**
  * Direct reader for (a(say)a(sayay)): walks the framing offsets without the
