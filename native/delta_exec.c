@@ -127,7 +127,7 @@ static void put_be32(uint8_t *p, uint32_t v) {
 
 // The hashed header of a content object: u32 BE length ‖ 4 zero bytes ‖
 // (uuuusa(ayay)) with uid, gid, mode big-endian, rdev 0 (objects.md §3). malloc'd.
-static uint8_t *file_header(uint32_t uid, uint32_t gid, uint32_t mode, const uint8_t *target, size_t tlen, const struct iovec *x, size_t *len) {
+uint8_t *ots_file_header(uint32_t uid, uint32_t gid, uint32_t mode, const uint8_t *target, size_t tlen, const struct iovec *x, size_t *len) {
   size_t body = 16 + tlen + 1 + x->iov_len, w = offset_width(body), gv = body + w;
   uint8_t *h = malloc(8 + gv);
   if (h == NULL) return NULL;
@@ -228,7 +228,7 @@ static int store(ExecJob *j, size_t index, const uint8_t *data, size_t len, uint
   if (target != NULL && (memchr(target, 0, tlen) != NULL || !ots_utf8_valid(target, tlen)))
     return fail(j, "ERR_BAD_FORMAT", (int64_t)pc, "Delta object %s has an invalid symlink target", want);
   size_t hlen = 0;
-  uint8_t *header = file_header(m[0], m[1], m[2], target, tlen, x, &hlen);
+  uint8_t *header = ots_file_header(m[0], m[1], m[2], target, tlen, x, &hlen);
   if (header == NULL) return sys_fail(j, ENOMEM, "executePart", "");
   struct iovec parts[2] = {{header, hlen}, {(void *)data, is_link ? 0 : len}};
   sha256_hex(parts, 2, j->actual);

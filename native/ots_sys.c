@@ -583,6 +583,32 @@ static void write_execute(napi_env env, void *data) {
   if (j->err != 0) unlink(j->path);
 }
 
+static void write_execute(napi_env env, void *data);
+
+int ots_stage_filez(const char *path, const struct iovec *header, const struct iovec *compressed, uint64_t size, const char *expected,
+                    struct iovec *chunks, size_t nchunks, int mode, const char *xname, const struct iovec *xvalue) {
+  WriteJob j;
+  memset(&j, 0, sizeof j);
+  char *name = (char *)xname;
+  struct iovec value = xvalue != NULL ? *xvalue : (struct iovec){NULL, 0};
+  j.path = (char *)path;
+  j.chunks = chunks;
+  j.nchunks = nchunks;
+  j.nxattrs = xname != NULL ? 1 : 0;
+  j.xattr_names = &name;
+  j.xattr_values = &value;
+  j.mode = mode;
+  j.uid = j.gid = -1;
+  j.verify = VERIFY_INFLATE;
+  j.header = *header;
+  j.compressed = *compressed;
+  j.size = size;
+  memcpy(j.expected, expected, 64);
+  j.expected[64] = 0;
+  write_execute(NULL, &j);
+  return j.vcode != NULL ? -1 : j.err;
+}
+
 static void write_job_free(napi_env env, WriteJob *j) {
   for (size_t i = 0; i < j->nchunks; i++)
     if (j->chunk_refs != NULL && j->chunk_refs[i] != NULL) napi_delete_reference(env, j->chunk_refs[i]);
@@ -1266,7 +1292,7 @@ NAPI_MODULE_INIT() {
       {"lxattrs", js_lxattrs},         {"lsetxattr", js_lsetxattr}, {"lock", js_lock},
       {"planOpen", js_plan_open},      {"planPush", js_plan_push}, {"planFinish", js_plan_finish},
       {"checkoutTree", ots_js_checkout_tree}, {"parseDirtree", ots_js_parse_dirtree}, {"parseDirmeta", ots_js_parse_dirmeta},
-      {"pruneScan", ots_js_prune_scan}, {"missingScan", ots_js_missing_scan}, {"executePart", ots_js_execute_part},   {"bsdiff", ots_js_bsdiff},
+      {"pruneScan", ots_js_prune_scan}, {"missingScan", ots_js_missing_scan}, {"executePart", ots_js_execute_part}, {"fetchObjects", ots_js_fetch_objects},   {"bsdiff", ots_js_bsdiff},
       {"bspatch", ots_js_bspatch},   {"mallocMmapThreshold", js_malloc_mmap_threshold},
   };
   napi_property_descriptor props[sizeof functions / sizeof functions[0]];

@@ -64,6 +64,16 @@ napi_value ots_js_bspatch(napi_env env, napi_callback_info info);
 napi_value ots_js_prune_scan(napi_env env, napi_callback_info info);
 napi_value ots_js_missing_scan(napi_env env, napi_callback_info info);
 napi_value ots_js_execute_part(napi_env env, napi_callback_info info);
+napi_value ots_js_fetch_objects(napi_env env, napi_callback_info info);
+// native/delta_exec.c: the hashed header of a content object (u32 BE length, 4 zero bytes,
+// (uuuusa(ayay)) with rdev 0) from its fields and canonical a(ayay) bytes; malloc'd.
+uint8_t *ots_file_header(uint32_t uid, uint32_t gid, uint32_t mode, const uint8_t *target, size_t tlen, const struct iovec *x, size_t *len);
+// native/ots_sys.c: what inflateVerify does, from a thread: inflate `compressed` to exactly
+// `size` bytes, SHA-256 of `header` then the payload must be `expected` (hex), then create
+// `path` (O_EXCL) with `chunks` (or the payload when nchunks is 0), the xattr, `mode` last.
+// 0, an errno (> 0), or -1 when the content does not verify. Nothing is left on failure.
+int ots_stage_filez(const char *path, const struct iovec *header, const struct iovec *compressed, uint64_t size, const char *expected,
+                    struct iovec *chunks, size_t nchunks, int mode, const char *xname, const struct iovec *xvalue);
 // native/bsdiff.c: NULL when `out` holds exactly `size` patched bytes, else why not.
 const char *ots_bspatch_apply(const uint8_t *old, size_t oldsize, const uint8_t *p, size_t plen, uint8_t *out, size_t size);
 

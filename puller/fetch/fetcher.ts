@@ -67,6 +67,21 @@ export class Fetcher {
     });
   }
 
+  /**
+   * Where native/fetch.c may fetch content objects itself: plain http, no
+   * credentials in the URL, header values without line breaks; null otherwise.
+   */
+  nativeTarget(): { hostname: string; port: number; hostHeader: string; basePath: string; extraHeaders: string; timeoutMs: number } | null {
+    const b = this.base;
+    if (b.protocol !== 'http:' || b.username !== '' || b.password !== '') return null;
+    const extra = Object.entries(this.opts.headers ?? {});
+    if (extra.some(([k, v]) => /[\r\n:]/.test(k) || /[\r\n]/.test(v) || /^host$/i.test(k))) return null;
+    return {
+      hostname: b.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(b.port || 80), hostHeader: b.host, basePath: b.pathname,
+      extraHeaders: extra.map(([k, v]) => `${k}: ${v}\r\n`).join(''), timeoutMs: this.opts.stallTimeoutMs,
+    };
+  }
+
   /** Full URL of a repo-relative path (for messages). */
   urlOf(path: string): string {
     return redactUrl(new URL(encodePath(path), this.base).toString());

@@ -80,6 +80,33 @@ export interface NativeExecuteResult {
   error?: NativeError | (Error & { code: 'ERR_BAD_FORMAT' | 'ERR_TOO_LARGE' | 'ERR_CHECKSUM_MISMATCH' | 'ERR_OBJECT_NOT_FOUND'; offset: number; checksum?: string; actual?: string });
 }
 
+export interface NativeFetchArgs {
+  /** An IP address literal (resolved by the caller). */
+  host: string;
+  port: number;
+  /** The Host header. */
+  hostHeader: string;
+  /** The remote's path, ending in '/'. */
+  basePath: string;
+  /** Extra request header lines, each "Name: value\r\n". */
+  extraHeaders: string;
+  checksums: string[];
+  stagingDir: string;
+  /** Stage the .filez as received (archive repos) instead of a bare-user file. */
+  archive: boolean;
+  maxBody: number;
+  timeoutMs: number;
+}
+
+export interface NativeFetchResult {
+  kind: 'staged' | 'body' | 'file' | 'status' | 'none';
+  /** Body bytes received (staged, body, file). */
+  bytes: number;
+  body?: Uint8Array;
+  file?: string;
+  status?: number;
+}
+
 export interface MissingScanResult {
   dirtree: string[];
   dirmeta: string[];
@@ -169,6 +196,15 @@ export interface NativeSys {
    * it created; `error`: the first failure (objects created before it stay).
    */
   executePart(args: NativeExecuteArgs): Promise<NativeExecuteResult>;
+  /**
+   * Fetch content objects (objects/xx/rest.filez) of a pull over one
+   * keep-alive HTTP/1.1 connection in a thread-pool job (native/fetch.c),
+   * verifying and staging each as inflateVerify does. Per checksum: staged;
+   * or a 200 it did not stage (xattrs, a mismatch…) as `body`, or over
+   * `maxBody` as a `file` in stagingDir, for the caller to verify; or another
+   * HTTP `status`; or none (no usable answer: chunked, a network error).
+   */
+  fetchObjects(args: NativeFetchArgs): Promise<NativeFetchResult[]>;
   /** The raw bsdiff stream (as ostree embeds) from `old` to `neu`, computed on the thread pool (native/bsdiff.c). */
   bsdiff(old: Uint8Array, neu: Uint8Array): Promise<Uint8Array>;
   /** Apply a raw bsdiff stream on the thread pool: exactly `size` bytes, or a rejection with code ERR_BAD_FORMAT (as shared/delta/bspatch.ts). */
