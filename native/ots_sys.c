@@ -266,7 +266,7 @@ typedef struct {
   int from_fd, to_fd;
   char **rels;
   size_t nrels;
-  int no_replace;
+  int no_replace, keep_dirs;
   size_t renamed, kept;
   int err;
   const char *failed;
@@ -297,8 +297,8 @@ static void rename_execute(napi_env env, void *data) {
     }
     if (j->err != 0) snprintf(j->path, sizeof j->path, "%s", rel);
   }
-  // The staging directory's xx/ subdirectories are empty now.
-  for (size_t i = 0; i < j->nrels && j->err == 0; i++) {
+  // The staging directory's xx/ subdirectories are empty now (unless others still write there).
+  for (size_t i = 0; i < j->nrels && j->err == 0 && !j->keep_dirs; i++) {
     char dir[3] = {j->rels[i][0], j->rels[i][1], 0};
     if (i > 0 && strncmp(j->rels[i - 1], dir, 2) == 0) continue;
     unlinkat(j->from_fd, dir, AT_REMOVEDIR);  // best effort: ENOTEMPTY when other objects stay
@@ -325,9 +325,9 @@ static void rename_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value js_rename_objects(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  const char *usage = "renameObjects(fromDir, toDir, rels: string[] (xx/rest.ext, sorted), noReplace: boolean)";
-  if (!ots_get_args(env, info, 4, argv, usage)) return NULL;
+  napi_value argv[5];
+  const char *usage = "renameObjects(fromDir, toDir, rels: string[] (xx/rest.ext, sorted), noReplace: boolean, keepDirs: boolean)";
+  if (!ots_get_args(env, info, 5, argv, usage)) return NULL;
   RenameJob *j = ots_calloc(env, sizeof *j);
   if (j == NULL) return NULL;
   j->from_fd = j->to_fd = -1;
@@ -341,6 +341,9 @@ static napi_value js_rename_objects(napi_env env, napi_callback_info info) {
     j->nrels = i + 1;
   }
   j->no_replace = no_replace;
+  bool keep_dirs = false;
+  ok = ok && napi_get_value_bool(env, argv[4], &keep_dirs) == napi_ok;
+  j->keep_dirs = keep_dirs;
   char *from = ok ? ots_get_string(env, argv[0], NULL) : NULL, *to = ok ? ots_get_string(env, argv[1], NULL) : NULL;
   const char *bad = NULL;
   if (ok && from != NULL && to != NULL) {

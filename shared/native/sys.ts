@@ -151,10 +151,11 @@ export interface NativeSys {
    * Rename fromDir/rel to toDir/rel for each rel (xx/rest.ext, sorted) in one
    * thread-pool job, creating toDir/xx when missing; with `noReplace`
    * (renameat2 RENAME_NOREPLACE) an existing target is kept and the source
-   * unlinked. Emptied fromDir/xx directories are removed. Stops at the first
-   * failure (`error`; errno EINVAL where RENAME_NOREPLACE is unsupported).
+   * unlinked. Emptied fromDir/xx directories are removed unless `keepDirs`.
+   * Stops at the first failure (`error`; errno EINVAL where RENAME_NOREPLACE
+   * is unsupported).
    */
-  renameObjects(fromDir: string, toDir: string, rels: string[], noReplace: boolean): Promise<{ renamed: number; kept: number; error?: NativeError }>;
+  renameObjects(fromDir: string, toDir: string, rels: string[], noReplace: boolean, keepDirs: boolean): Promise<{ renamed: number; kept: number; error?: NativeError }>;
   /** A symlink's own xattrs (llistxattr/lgetxattr), in listing order; [] where unsupported. */
   lxattrs(path: string): { name: string; value: Uint8Array }[];
   /** Set an xattr on a symlink itself (lsetxattr). */

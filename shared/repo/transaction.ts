@@ -38,6 +38,9 @@ export class Transaction {
   private readonly writing = new Map<string, Promise<void>>();
   private readonly madeDirs = new Set<string>();
   private done = false;
+  /** flushEarly in progress, and the last one started (commit awaits it: its failure fails the commit). */
+  private flushing: Promise<void> | null = null;
+  private lastFlush: Promise<void> = Promise.resolve();
 
   private constructor(readonly repo: Repo, readonly stagingDir: string, private readonly lock: RepoLock) {}
 
@@ -90,7 +93,7 @@ export class Transaction {
     }
   }
 
-  /** Number of objects written so far. */
+  /** Objects staged and not yet moved into objects/ (see flushEarly). */
   get stagedCount(): number {
     return this.staged.size;
   }
@@ -360,11 +363,46 @@ export class Transaction {
     return join(this.stagingDir, rel.slice(8));
   }
 
+  /**
+   * During a long transaction (a pull of thousands of objects), make what is
+   * staged so far durable (syncfs) and move it into objects/ while writing
+   * goes on, so that commit has less to sync and rename. Each object moved
+   * was complete and verified before the sync started, so it is durable
+   * before it appears in objects/ — the order commit keeps too. An
+   * interrupted transaction leaves such objects in objects/, as a
+   * non-transactional ostree pull would: verified, and found by the rerun.
+   * One at a time (null when one is running, nothing is staged, or there
+   * is no native helper); commit waits for it and reports its failure.
+   */
+  flushEarly(): Promise<void> | null {
+    const native = nativeSys();
+    if (this.done || this.flushing !== null || native === null) return null;
+    const rels = [...this.staged].filter((r) => !this.replacing.has(r)).sort();
+    if (rels.length === 0) return null;
+    this.flushing = (async () => {
+      await syncFilesystem(this.stagingDir);
+      const res = await native.renameObjects(this.stagingDir, join(this.repo.path, 'objects'), rels.map((r) => r.slice(8)), true, true);
+      if (res.error !== undefined) {
+        if (res.error.errno === -EINVAL_ERRNO) return; // no RENAME_NOREPLACE: commit moves them
+        throw nativeSystemError(res.error);
+      }
+      for (const r of rels) {
+        this.staged.delete(r);
+        this.listed.get(r.slice(8, 10))?.add(r.slice(11));
+      }
+      faultPoint('transaction-after-early-flush');
+    })().finally(() => { this.flushing = null; });
+    this.flushing.catch(() => undefined); // reported by commit
+    this.lastFlush = this.flushing;
+    return this.flushing;
+  }
+
   /** Make staged objects durable, move them into objects/, then apply ref updates. */
   async commit(refs: readonly RefUpdate[] = []): Promise<void> {
     if (this.done) throw new OtError('ERR_INVALID_ARGUMENT', 'Transaction already finished');
     this.done = true;
     try {
+      await this.lastFlush;
       await Promise.all(this.writing.values());
       faultPoint('transaction-before-sync');
       // Nothing staged (a no-op pull): no object to make durable, no syncfs to wait for.
@@ -398,7 +436,7 @@ export class Transaction {
       const batches: [string[], boolean][] = [[keep.slice(0, half), true], [keep.slice(half), true], [[...this.replacing].map((r) => r.slice(8)), false]];
       for (const [batch, noReplace] of batches) {
         if (batch.length === 0) continue;
-        const res = await native.renameObjects(this.stagingDir, join(this.repo.path, 'objects'), batch, noReplace);
+        const res = await native.renameObjects(this.stagingDir, join(this.repo.path, 'objects'), batch, noReplace, false);
         if (res.error !== undefined) {
           if (res.error.errno !== -EINVAL_ERRNO) throw nativeSystemError(res.error);
           break; // no RENAME_NOREPLACE here: the loop below moves what is left
@@ -425,6 +463,7 @@ export class Transaction {
   /** Discard everything staged. */
   async abort(): Promise<void> {
     this.done = true;
+    await this.lastFlush.catch(() => undefined);
     await Promise.allSettled(this.writing.values());
     try {
       await rm(this.stagingDir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // Transaction: what commit does with objects another writer stored meanwhile
 // (the repo lock is shared, so two pulls may fetch the same object), and
 // that detached metadata still replaces the stored copy.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Variant, encode } from '../../../shared/gvariant/index.js';
@@ -60,5 +60,39 @@ describe('Transaction.writeContent with an expected checksum', () => {
     const stored = await repo.readContent(good);
     expect(Buffer.from(stored.payload).toString()).toBe('hello delta\n');
     expect((await repo.readContent(goodLink)).header.symlinkTarget).toBe('hello');
+  });
+});
+
+describe('Transaction.flushEarly', () => {
+  it('moves what is staged into objects/ mid-transaction; staging goes on in the same directories; commit moves the rest; abort keeps what was moved', async () => {
+    const repo = await Repo.create(join(makeTmpDir(), 'repo'), 'bare-user');
+    const file = { uid: 0, gid: 0, mode: 0o100644, symlinkTarget: '', xattrs: [] };
+    const write = async (tx: Transaction, text: string) => {
+      const payload = new TextEncoder().encode(text);
+      return tx.writeContent(file, payload, checksumOf(encodeFileHeader(file), payload) as Checksum);
+    };
+    const tx = await Transaction.begin(repo);
+    const first = await Promise.all(Array.from({ length: 300 }, (_, i) => write(tx, `first ${i}\n`)));
+    expect(tx.stagedCount).toBe(300);
+    const flushing = tx.flushEarly();
+    expect(flushing).not.toBeNull();
+    expect(tx.flushEarly()).toBeNull(); // one at a time
+    // Staging goes on while it runs, into the same objects/xx directories.
+    const second = await Promise.all(Array.from({ length: 300 }, (_, i) => write(tx, `second ${i}\n`)));
+    await flushing;
+    for (const c of first) expect(existsSync(repo.objectPath(c, 'file'))).toBe(true);
+    for (const c of [...first, ...second]) expect(tx.hasObjectSync(c, 'file')).toBe(true);
+    expect(tx.stagedCount).toBe(300);
+    await tx.commit();
+    for (const c of [...first, ...second]) expect((await repo.readContent(c)).payload.length).toBeGreaterThan(0);
+
+    // An aborted transaction keeps what a flush moved (verified objects), drops the rest.
+    const tx2 = await Transaction.begin(repo);
+    const moved = await write(tx2, 'moved early\n');
+    await tx2.flushEarly();
+    const dropped = await write(tx2, 'dropped\n');
+    await tx2.abort();
+    expect(repo.hasObjectSync(moved, 'file')).toBe(true);
+    expect(repo.hasObjectSync(dropped, 'file')).toBe(false);
   });
 });
