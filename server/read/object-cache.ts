@@ -1,9 +1,12 @@
-// An in-memory LRU of small loose objects. Objects are named by their
+// An in-memory LRU of loose objects (small ones, and large ones served from one buffer). Objects are named by their
 // checksum, so a cached body is always that object's content; nothing else
 // (refs, summary, detached .commitmeta — which gains signatures —, deltas,
 // which can be regenerated under the same name) is ever cached. nginx gets the same effect from open_file_cache + the page
 // cache; without it every request costs open/fstat/read/close
 // (bench/serve.ts profile: ~40% of a worker's time).
+
+/** Entries up to this size are limited by the budget alone. */
+const SMALL_ENTRY = 64 * 1024;
 
 export interface CachedFile { body: Buffer; size: number; mtimeMs: number }
 
@@ -21,7 +24,8 @@ export class ObjectCache {
   }
 
   set(rel: string, file: CachedFile): void {
-    if (file.size > this.maxEntry || file.size > this.budget || this.entries.has(rel)) return;
+    // A large entry (over SMALL_ENTRY) may take at most an eighth of the budget, so a few never flush the small ones.
+    if (file.size > this.maxEntry || file.size > this.budget || (file.size > SMALL_ENTRY && file.size > this.budget / 8) || this.entries.has(rel)) return;
     this.entries.set(rel, file);
     this.bytes += file.size;
     for (const [k, v] of this.entries) {

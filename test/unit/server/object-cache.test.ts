@@ -1,4 +1,4 @@
-// The server's object cache: LRU by bytes, bounded, small entries only.
+// The server's object cache: LRU by bytes, bounded; large entries at most an eighth of it.
 import { describe, expect, it } from 'vitest';
 import { ObjectCache } from '../../../server/read/object-cache.js';
 
@@ -26,6 +26,13 @@ describe('ObjectCache', () => {
     none.set('x', file(10));
     expect(none.get('x')).toBeUndefined();
     expect(none.size.bytes).toBe(0);
+  });
+  it('a large entry may take at most an eighth of the budget', () => {
+    const c = new ObjectCache(1 << 20, 4 << 20);
+    c.set('large', file(200_000));
+    expect(c.get('large')).toBeUndefined();
+    c.set('fits', file(100_000));
+    expect(c.get('fits')?.size).toBe(100_000);
   });
   it('does not double-count a path set twice', () => {
     const c = new ObjectCache(1000);
