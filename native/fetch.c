@@ -412,6 +412,16 @@ done:
   free(req);
 }
 
+static void fetch_free(FetchJob *j) {
+  free(j->host_header);
+  free(j->base_path);
+  free(j->extra);
+  free(j->staging);
+  free(j->csums);
+  free(j->result);
+  free(j);
+}
+
 static void fetch_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   FetchJob *j = data;
@@ -440,13 +450,7 @@ static void fetch_complete(napi_env env, napi_status status, void *data) {
   }
   napi_resolve_deferred(env, j->deferred, list);
   napi_delete_async_work(env, j->work);
-  free(j->host_header);
-  free(j->base_path);
-  free(j->extra);
-  free(j->staging);
-  free(j->csums);
-  free(j->result);
-  free(j);
+  fetch_free(j);
 }
 
 static char *string_prop(napi_env env, napi_value obj, const char *name) {
@@ -489,13 +493,7 @@ napi_value ots_js_fetch_objects(napi_env env, napi_callback_info info) {
   }
   free(host);
   if (!ok) {
-    free(j->host_header);
-    free(j->base_path);
-    free(j->extra);
-    free(j->staging);
-    free(j->csums);
-    free(j->result);
-    free(j);
+    fetch_free(j);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
     return NULL;
   }

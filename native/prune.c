@@ -291,29 +291,32 @@ static void scan_free(Scan *s) {
   free(s);
 }
 
+// The failure of a scan: a format verdict on a tree (code, checksum, objectType, root) or a system error.
+static napi_value scan_error(napi_env env, const Scan *s, int oom) {
+  napi_value e, v;
+  if (s->err_code != NULL) {
+    napi_value code, msg;
+    napi_create_string_utf8(env, s->err_code, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, s->err_what, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &e);
+    napi_create_string_utf8(env, s->err_csum, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, e, "checksum", v);
+    napi_create_string_utf8(env, s->err_type, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, e, "objectType", v);
+    napi_create_int64(env, s->err_root, &v);
+    napi_set_named_property(env, e, "root", v);
+    return e;
+  }
+  int err = oom ? ENOMEM : s->err != 0 ? s->err : s->list_err;
+  return ots_errno_error(env, err, s->err != 0 ? "read" : "readdir", s->err != 0 ? s->err_csum : "objects");
+}
+
 static void scan_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   Scan *s = data;
   napi_value result, v, list;
   napi_create_object(env, &result);
-  if (s->err != 0 || s->list_err != 0) {
-    napi_value e;
-    if (s->err_code != NULL) {
-      napi_value code, msg;
-      napi_create_string_utf8(env, s->err_code, NAPI_AUTO_LENGTH, &code);
-      napi_create_string_utf8(env, s->err_what, NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, code, msg, &e);
-      napi_create_string_utf8(env, s->err_csum, NAPI_AUTO_LENGTH, &v);
-      napi_set_named_property(env, e, "checksum", v);
-      napi_create_string_utf8(env, s->err_type, NAPI_AUTO_LENGTH, &v);
-      napi_set_named_property(env, e, "objectType", v);
-      napi_create_int64(env, s->err_root, &v);
-      napi_set_named_property(env, e, "root", v);
-    } else {
-      e = ots_errno_error(env, s->err != 0 ? s->err : s->list_err, s->err != 0 ? "read" : "readdir", s->err != 0 ? s->err_csum : "objects");
-    }
-    napi_set_named_property(env, result, "error", e);
-  }
+  if (s->err != 0 || s->list_err != 0) napi_set_named_property(env, result, "error", scan_error(env, s, 0));
   napi_create_double(env, (double)s->nlisted, &v);
   napi_set_named_property(env, result, "total", v);
   napi_create_array(env, &list);
@@ -398,17 +401,8 @@ static bool open_dirs(napi_env env, Scan *s, char **dirs, size_t n) {
 // descended into; the result lists the reachable objects found in neither:
 // trees not descended into (the pull fetches and walks them), their
 // subdirectories' dirmetas, and content objects. A stored tree that is
-// corrupt or malformed is an error (code, checksum) as in pruneScan.
-
-static void missing_execute(napi_env env, void *data) {
-  (void)env;
-  Scan *s = data;
-  pthread_t t;
-  int threaded = pthread_create(&t, NULL, list_thread, s) == 0;
-  mark(s);
-  if (threaded) pthread_join(t, NULL);
-  else list_thread(s);
-}
+// corrupt or malformed is an error (code, checksum) as in pruneScan. The
+// walk and the listing run as pruneScan's (scan_execute).
 
 // The marked checksums of `marked` not listed with `kind`, as hex strings.
 static napi_value unlisted(napi_env env, const Scan *s, const Set *listed, const Set *marked) {
@@ -429,24 +423,14 @@ static napi_value unlisted(napi_env env, const Scan *s, const Set *listed, const
 static void missing_complete(napi_env env, napi_status status, void *data) {
   (void)status;
   Scan *s = data;
-  napi_value result, e, v;
+  napi_value result;
   napi_create_object(env, &result);
   Set listed[4] = {{0}};
   int oom = 0;
   for (size_t i = 0; i < s->nlisted && s->err == 0 && s->list_err == 0; i++)
     if (s->listed[i].valid && set_add(&listed[s->listed[i].kind], s->listed[i].csum) < 0) oom = 1;
   if (s->err != 0 || s->list_err != 0 || oom) {
-    if (s->err_code != NULL) {
-      napi_value code, msg;
-      napi_create_string_utf8(env, s->err_code, NAPI_AUTO_LENGTH, &code);
-      napi_create_string_utf8(env, s->err_what, NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, code, msg, &e);
-      napi_create_string_utf8(env, s->err_csum, NAPI_AUTO_LENGTH, &v);
-      napi_set_named_property(env, e, "checksum", v);
-    } else {
-      e = ots_errno_error(env, oom ? ENOMEM : s->err != 0 ? s->err : s->list_err, s->err != 0 ? "read" : "readdir", s->err != 0 ? s->err_csum : "objects");
-    }
-    napi_set_named_property(env, result, "error", e);
+    napi_set_named_property(env, result, "error", scan_error(env, s, oom));
   } else {
     Set none = {0};
     napi_set_named_property(env, result, "dirtree", unlisted(env, s, &none, &s->missing_trees));
@@ -486,5 +470,5 @@ napi_value ots_js_missing_scan(napi_env env, napi_callback_info info) {
   s->roots[0].partial = 1;  // a missing tree is listed, not an error
   s->want_missing = 1;
   if (!open_dirs(env, s, dirs, ndirs)) return NULL;
-  return ots_queue_job(env, "ots_missing_scan", missing_execute, missing_complete, s, &s->deferred, &s->work);
+  return ots_queue_job(env, "ots_missing_scan", scan_execute, missing_complete, s, &s->deferred, &s->work);
 }
