@@ -208,11 +208,17 @@ export class Transaction {
       try {
         return await native.readRegular(this.staged.has(rel) ? this.stagedPath(rel) : join(this.repo.path, rel), Number.MAX_SAFE_INTEGER);
       } catch {
-        // fall through
+        // fall through (also when a flushEarly moved it meanwhile: the long way looks in objects/ too)
       }
     }
-    if (!this.staged.has(rel)) return (await this.repo.readContent(csum)).payload;
-    const bytes = new Uint8Array(await readFile(this.stagedPath(rel)));
+    const staged = this.staged.has(rel)
+      ? await readFile(this.stagedPath(rel)).then((b) => new Uint8Array(b), (err: unknown) => {
+        if (isErrno(err, 'ENOENT')) return null; // moved into objects/ by a flushEarly meanwhile
+        throw err;
+      })
+      : null;
+    if (staged === null) return (await this.repo.readContent(csum)).payload;
+    const bytes = staged;
     if (!this.repo.isArchive) return bytes;
     const { size, payloadOffset } = decodeArchiveHeader(bytes);
     return inflatePayload(bytes.subarray(payloadOffset), size ?? 0n);
@@ -222,7 +228,14 @@ export class Transaction {
   readStagedSync(csum: Checksum, type: ObjectType): Uint8Array {
     const rel = loosePath(csum, type, this.repo.isArchive);
     try {
-      return new Uint8Array(readFileSync(this.staged.has(rel) ? this.stagedPath(rel) : join(this.repo.path, rel)));
+      if (this.staged.has(rel)) {
+        try {
+          return new Uint8Array(readFileSync(this.stagedPath(rel)));
+        } catch (err: unknown) {
+          if (!isErrno(err, 'ENOENT')) throw err; // ENOENT: moved into objects/ by a flushEarly meanwhile
+        }
+      }
+      return new Uint8Array(readFileSync(join(this.repo.path, rel)));
     } catch (err: unknown) {
       if (isErrno(err, 'ENOENT')) throw new OtError('ERR_OBJECT_NOT_FOUND', `No such metadata object ${csum}.${type}`, { checksum: csum, objectType: type, cause: err });
       throw err;
