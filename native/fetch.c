@@ -293,7 +293,12 @@ static int stage(const FetchJob *j, const char *csum, const uint8_t *body, size_
     xname = "user.ostreemeta";
   }
   char path[4096];
-  snprintf(path, sizeof path, "%s/%.2s/%s.%s", j->staging, csum, csum + 2, j->archive ? "filez" : "file");
+  int plen = snprintf(path, sizeof path, "%s/%.2s/%s.%s", j->staging, csum, csum + 2, j->archive ? "filez" : "file");
+  if (plen < 0 || (size_t)plen >= sizeof path) {
+    free(header);
+    free(linkbody);
+    return -1;
+  }
   int r = ots_stage_filez(path, &h, &compressed, size, csum, nchunks > 0 ? &chunk : NULL, nchunks, fmode, xname, xname != NULL ? &xv : NULL);
   if (r == ENOENT) {
     char dir[4096];
@@ -344,8 +349,8 @@ static void fetch_execute(napi_env env, void *data) {
     if (status == 200 && (size_t)clen > j->max_body) {
       // Large: streamed into a file in staging for the caller, which verifies it as it does its own.
       char path[4096];
-      snprintf(path, sizeof path, "%s/ots-native-fetch-%s.filez", j->staging, c);
-      int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      int plen = snprintf(path, sizeof path, "%s/ots-native-fetch-%s.filez", j->staging, c);
+      int out = plen > 0 && (size_t)plen < sizeof path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600) : -1;
       int good = out >= 0;
       uint8_t *chunk = good ? malloc(1 << 16) : NULL;
       size_t left = (size_t)clen;
