@@ -160,17 +160,6 @@ static void sha256_hex(const struct iovec *parts, size_t n, char *out65) {
   else memset(out65, 0, 65);
 }
 
-static int write_all_fd(int fd, const uint8_t *p, size_t left) {
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    p += n;
-    left -= (size_t)n;
-  }
-  return 0;
-}
-
 // Create stagingDir/xx/rest.ext with `data`, an optional xattr, and `mode` last.
 // 1 created, 0 already there (someone else's), -1 failed (nothing left behind).
 static int create_object(ExecJob *j, const uint8_t *csum, const char *ext, const uint8_t *data, size_t len, uint32_t mode, const char *xname,
@@ -185,7 +174,7 @@ static int create_object(ExecJob *j, const uint8_t *csum, const char *ext, const
     fd = openat(j->stage_fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
   if (fd < 0) return errno == EEXIST ? 0 : sys_fail(j, errno, "open", rel);
-  int err = write_all_fd(fd, data, len);
+  int err = ots_write_all(fd, data, len);
   const char *what = "write";
   if (err == 0 && xname != NULL && fsetxattr(fd, xname, xvalue, xlen, 0) != 0) err = errno, what = "fsetxattr";
   if (err == 0 && fchmod(fd, mode) != 0) err = errno, what = "fchmod";
@@ -268,36 +257,11 @@ static int store(ExecJob *j, size_t index, const uint8_t *data, size_t len, uint
 static uint8_t *read_source(ExecJob *j, const uint8_t *csum, size_t *len, int *err, const char **syscall) {
   char rel[96];
   ots_object_rel(csum, j->content_ext + 1, rel, sizeof rel);
-  int fd = -1;
-  for (size_t i = 0; i < j->nsource && fd < 0; i++) {
-    fd = openat(j->source_fds[i], rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0 && errno != ENOENT) break;
-  }
-  if (fd < 0) {
-    *err = errno;
-    *syscall = "open";
-    return NULL;
-  }
-  struct stat st;
   uint8_t *buf = NULL;
-  int e = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
-  if (e == 0 && (buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) e = ENOMEM;
-  size_t got = 0;
-  while (e == 0 && got < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) e = n < 0 ? errno : EIO;
-    else got += (size_t)n;
-  }
-  close(fd);
-  if (e != 0) {
-    free(buf);
-    *err = e;
-    *syscall = "read";
-    return NULL;
-  }
-  *len = got;
-  return buf;
+  *err = ENOENT;
+  *syscall = "open";
+  for (size_t i = 0; i < j->nsource && *err == ENOENT; i++) *err = ots_read_regular_at(j->source_fds[i], rel, UINT64_MAX, &buf, len, syscall);
+  return *err == 0 ? buf : NULL;
 }
 
 // The failure of reading source `csum`, now that it is used.

@@ -216,17 +216,6 @@ static int read_head(int fd, uint8_t *buf, size_t *len, size_t *body_at, int *st
   return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static uint64_t be64(const uint8_t *p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; i++) v = v << 8 | p[i];
@@ -357,14 +346,14 @@ static void fetch_execute(napi_env env, void *data) {
       good = good && chunk != NULL;
       if (good && at < hlen) {
         size_t k = hlen - at < left ? hlen - at : left;
-        good = write_all(out, head + at, k) == 0;
+        good = ots_write_all(out, head + at, k) == 0;
         at += k;
         left -= k;
       }
       while (good && left > 0) {
         ssize_t r = recv(fd, chunk, left < (1 << 16) ? left : (1 << 16), 0);
         if (r < 0 && errno == EINTR) continue;
-        good = r > 0 && write_all(out, chunk, (size_t)r) == 0;
+        good = r > 0 && ots_write_all(out, chunk, (size_t)r) == 0;
         if (good) left -= (size_t)r;
       }
       free(chunk);

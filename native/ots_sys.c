@@ -170,48 +170,39 @@ typedef struct {
   const char *failed;
 } ReadJob;
 
+int ots_read_regular_at(int dirfd, const char *path, uint64_t max, uint8_t **out, size_t *len, const char **failed) {
+  // O_NOFOLLOW | O_NONBLOCK: a symlink or a FIFO planted in objects/ is refused, never followed or waited on.
+  int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st;
+  int err = 0;
+  uint8_t *buf = NULL;
+  size_t got = 0;
+  *failed = "open";
+  if (fd < 0) return errno;
+  if (fstat(fd, &st) != 0) err = errno, *failed = "fstat";
+  else if (!S_ISREG(st.st_mode)) err = EINVAL, *failed = "open (not a regular file)";
+  else if ((uint64_t)st.st_size > max) err = EFBIG, *failed = "read";
+  else if ((buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) err = ENOMEM, *failed = "read";
+  while (err == 0 && got < (size_t)st.st_size) {
+    ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) err = r < 0 ? errno : EIO, *failed = "read";  // EIO: it shrank while being read
+    else got += (size_t)r;
+  }
+  close(fd);
+  if (err != 0) {
+    free(buf);
+    return err;
+  }
+  *out = buf;
+  *len = got;
+  return 0;
+}
+
 static void read_execute(napi_env env, void *data) {
   (void)env;
   ReadJob *j = data;
-  // O_NOFOLLOW | O_NONBLOCK: a symlink or a FIFO planted in objects/ is refused, never followed or waited on.
-  int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  struct stat st;
-  if (fd < 0) {
-    j->err = errno;
-    j->failed = "open";
-    return;
-  }
-  if (fstat(fd, &st) != 0) {
-    j->err = errno;
-    j->failed = "fstat";
-  } else if (!S_ISREG(st.st_mode)) {
-    j->err = EINVAL;
-    j->failed = "open (not a regular file)";
-  } else if ((double)st.st_size > j->max) {
-    j->err = EFBIG;
-    j->failed = "read";
-  } else if ((j->buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
-    j->err = ENOMEM;
-    j->failed = "read";
-  } else {
-    size_t n = (size_t)st.st_size;
-    while (j->len < n) {
-      ssize_t r = read(fd, j->buf + j->len, n - j->len);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) {
-        j->err = errno;
-        j->failed = "read";
-        break;
-      }
-      if (r == 0) {
-        j->err = EIO;  // shrank while being read
-        j->failed = "read";
-        break;
-      }
-      j->len += (size_t)r;
-    }
-  }
-  close(fd);
+  j->err = ots_read_regular_at(AT_FDCWD, j->path, j->max >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)j->max, &j->buf, &j->len, &j->failed);
 }
 
 static void free_buffer(napi_env env, void *data, void *hint) {
@@ -419,13 +410,13 @@ typedef struct {
   const char *vmsg;
 } WriteJob;
 
-static int write_all(int fd, const char *p, size_t left) {
+int ots_write_all(int fd, const void *data, size_t left) {
+  const uint8_t *p = data;
   while (left > 0) {
     ssize_t n = write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;
     p += n;
     left -= (size_t)n;
   }
@@ -467,7 +458,7 @@ static void inflate_verify(WriteJob *j, int fd) {
       break;
     }
     EVP_DigestUpdate(ctx, out, got);
-    if (fd >= 0 && got > 0 && (j->err = write_all(fd, (const char *)out, got)) != 0) j->failed = "write";
+    if (fd >= 0 && got > 0 && (j->err = ots_write_all(fd, out, got)) != 0) j->failed = "write";
     if (r == Z_STREAM_END) ended = 1;
     else if (got == 0 && zs.avail_in == 0) {
       j->vcode = "ERR_BAD_FORMAT";

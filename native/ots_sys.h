@@ -29,6 +29,12 @@ bool ots_get_args(napi_env env, napi_callback_info info, size_t n, napi_value *a
 // A Buffer over the malloc'd *p (which it then owns: *p becomes NULL), or a
 // copy where external buffers are not allowed (the caller still frees *p).
 bool ots_take_buffer(napi_env env, uint8_t **p, size_t len, napi_value *out);
+// write(2) until all of it is written: 0 or an errno.
+int ots_write_all(int fd, const void *data, size_t len);
+// The whole regular file dirfd/path (O_NOFOLLOW|O_NONBLOCK: no symlink, FIFO or
+// other non-regular file; EFBIG over `max`) in a malloc'd *out: 0, or an errno
+// with *failed naming the step.
+int ots_read_regular_at(int dirfd, const char *path, uint64_t max, uint8_t **out, size_t *len, const char **failed);
 void *ots_calloc(napi_env env, size_t size);
 // A boolean property, or `fallback` (also when it is not a boolean).
 bool ots_get_bool_prop(napi_env env, napi_value obj, const char *name, bool fallback);
